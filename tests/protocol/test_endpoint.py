@@ -1,0 +1,220 @@
+"""The connection state machine (wsbackend/protocol/endpoint.py), for every version."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsbackend.protocol import (
+    BinaryMessage,
+    Closed,
+    Endpoint,
+    InvalidState,
+    Limits,
+    Ping,
+    Pong,
+    ProtocolVersion,
+    Side,
+    State,
+    TextMessage,
+)
+from wsbackend.protocol.handshake import HixieChallenge
+from wsbackend.protocol.hixie import key_number
+from wsbackend.protocol.hybi import Opcode, encode_frame
+
+from .helpers import client_frame, feed, server
+
+HYBI_VERSIONS = [ProtocolVersion.RFC_6455, ProtocolVersion.HYBI_08, ProtocolVersion.HYBI_07]
+
+
+@pytest.mark.parametrize("version", HYBI_VERSIONS)
+class TestHybiMessages:
+    def test_text_echo(self, version: ProtocolVersion) -> None:
+        """A masked text frame becomes a TextMessage; the reply is an unmasked frame."""
+        endpoint = server(version)
+        assert feed(endpoint, client_frame(Opcode.TEXT, "héllo".encode())) == [TextMessage("héllo")]
+        endpoint.send_text("héllo")
+        assert endpoint.data_to_send() == encode_frame(Opcode.TEXT, "héllo".encode())
+
+    def test_binary(self, version: ProtocolVersion) -> None:
+        endpoint = server(version)
+        assert feed(endpoint, client_frame(Opcode.BINARY, b"\x00\xff")) == [
+            BinaryMessage(b"\x00\xff")
+        ]
+
+    def test_fragments_with_ping_between(self, version: ProtocolVersion) -> None:
+        """Control frames may come between fragments (§5.4); the ping is answered."""
+        endpoint = server(version)
+        data = (
+            client_frame(Opcode.TEXT, b"Hel", fin=False)
+            + client_frame(Opcode.PING, b"p")
+            + client_frame(Opcode.CONTINUATION, b"lo")
+        )
+        assert feed(endpoint, data, chunk=3) == [Ping(b"p"), TextMessage("Hello")]
+        assert endpoint.data_to_send() == encode_frame(Opcode.PONG, b"p")
+
+
+class TestClosingHandshake:
+    def test_peer_initiated(self) -> None:
+        """The peer's close is echoed with its code; then the server closes TCP (§7.1.1)."""
+        endpoint = server()
+        events = feed(endpoint, client_frame(Opcode.CLOSE, b"\x03\xe8bye"))
+        assert events == [Closed(1000, "bye", clean=True)]
+        assert endpoint.data_to_send() == encode_frame(Opcode.CLOSE, b"\x03\xe8")
+        assert endpoint.transport_should_close
+        assert endpoint.state is State.CLOSED
+
+    def test_peer_initiated_without_code(self) -> None:
+        """An empty close is answered with an empty close and reported as 1005."""
+        endpoint = server()
+        assert feed(endpoint, client_frame(Opcode.CLOSE, b"")) == [Closed(1005, "", clean=True)]
+        assert endpoint.data_to_send() == encode_frame(Opcode.CLOSE, b"")
+
+    def test_server_initiated(self) -> None:
+        """send_close waits in CLOSING for the peer's close; the transport arms a timer."""
+        endpoint = server()
+        endpoint.send_close(1001, "restart")
+        assert endpoint.data_to_send() == encode_frame(Opcode.CLOSE, b"\x03\xe9restart")
+        assert endpoint.close_expected()
+        assert not endpoint.transport_should_close
+        with pytest.raises(InvalidState):
+            endpoint.send_text("late")
+        events = feed(endpoint, client_frame(Opcode.CLOSE, b"\x03\xe9"))
+        assert events == [Closed(1001, "", clean=True)]
+        assert endpoint.data_to_send() == b""
+        assert endpoint.transport_should_close
+
+    def test_eof_is_1006(self) -> None:
+        """The stream ending without a close frame is an abnormal closure."""
+        endpoint = server()
+        endpoint.receive_eof()
+        assert endpoint.events_received() == [Closed(1006, "", clean=False)]
+
+    def test_closed_reported_once(self) -> None:
+        endpoint = server()
+        feed(endpoint, client_frame(Opcode.CLOSE, b""))
+        endpoint.receive_eof()
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"after"))
+        assert endpoint.events_received() == []
+
+
+class TestFailures:
+    """Bad input fails the connection with the close code the RFC names."""
+
+    @pytest.mark.parametrize(
+        ("data", "code"),
+        [
+            (encode_frame(Opcode.TEXT, b"unmasked"), 1002),
+            (client_frame(Opcode.CONTINUATION, b"x"), 1002),
+            (client_frame(Opcode.TEXT, b"a", fin=False) + client_frame(Opcode.TEXT, b"b"), 1002),
+            (client_frame(Opcode.TEXT, b"\xff"), 1007),
+            (client_frame(Opcode.TEXT, "€".encode()[:2]), 1007),
+            (client_frame(Opcode.CLOSE, b"\x03\xe8\xff"), 1007),
+            (client_frame(Opcode.CLOSE, b"\x03"), 1002),
+            (client_frame(Opcode.CLOSE, b"\x03\xed"), 1002),
+            (client_frame(Opcode.TEXT, b"x", rsv1=True), 1002),
+            (client_frame(Opcode.BINARY, b"x" * 2000), 1009),
+        ],
+    )
+    def test_close_codes(self, data: bytes, code: int) -> None:
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=Limits(max_message_size=1000))
+        events = feed(endpoint, data)
+        assert events == [Closed(code, str(endpoint.failure), clean=False)]
+        reason = str(endpoint.failure).encode()
+        assert endpoint.data_to_send() == encode_frame(
+            Opcode.CLOSE, code.to_bytes(2, "big") + reason
+        )
+        assert endpoint.transport_should_close
+
+    def test_fail_fast_across_fragments(self) -> None:
+        """Invalid UTF-8 fails at the fragment carrying it, before the message ends (§8.1)."""
+        endpoint = server()
+        events = feed(endpoint, client_frame(Opcode.TEXT, b"ok", fin=False))
+        assert events == []
+        events = feed(endpoint, client_frame(Opcode.CONTINUATION, b"\xed\xa0", fin=False))
+        assert events[0].code == 1007  # type: ignore[union-attr]
+
+    def test_fragmented_message_too_big(self) -> None:
+        """The budget counts the whole message, not each fragment."""
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=Limits(max_message_size=10))
+        data = client_frame(Opcode.BINARY, b"x" * 6, fin=False) + client_frame(0, b"x" * 6)
+        assert feed(endpoint, data)[-1].code == 1009  # type: ignore[union-attr]
+
+    def test_messages_before_error_delivered(self) -> None:
+        """A good message read together with a bad frame is still delivered."""
+        endpoint = server()
+        data = client_frame(Opcode.TEXT, b"first") + encode_frame(Opcode.TEXT, b"bad")
+        events = feed(endpoint, data)
+        assert events[0] == TextMessage("first")
+        assert isinstance(events[1], Closed) and events[1].code == 1002
+
+
+SPEC_KEY1 = "4 @1  46546xW%0l 1 5"
+SPEC_KEY2 = "12998 5 Y3 1  .P00"
+"""The keys of draft-hixie-thewebsocketprotocol-76's worked example."""
+
+
+class TestHixie76:
+    def test_key3_then_frames(self) -> None:
+        """The 16-byte answer goes out once the 8 key bytes arrive, before anything else sent."""
+        challenge = HixieChallenge(key_number(SPEC_KEY1), key_number(SPEC_KEY2))
+        endpoint = Endpoint(ProtocolVersion.HIXIE_76, challenge=challenge)
+        endpoint.send_text("early")
+        assert endpoint.data_to_send() == b""
+        events = feed(endpoint, b"^n:ds[4U" + b"\x00hi\xff", chunk=5)
+        assert events == [TextMessage("hi")]
+        assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-" + b"\x00early\xff"
+
+    def test_closing_handshake(self) -> None:
+        """0xFF 0x00 from the client is answered with 0xFF 0x00 (draft-76 §5.3)."""
+        endpoint = Endpoint(ProtocolVersion.HIXIE_76)
+        assert feed(endpoint, b"\xff\x00") == [Closed(1005, "", clean=True)]
+        assert endpoint.data_to_send() == b"\xff\x00"
+        assert endpoint.transport_should_close
+
+    def test_no_binary_or_ping(self) -> None:
+        endpoint = Endpoint(ProtocolVersion.HIXIE_76)
+        with pytest.raises(InvalidState):
+            endpoint.send_binary(b"x")
+        with pytest.raises(InvalidState):
+            endpoint.send_ping()
+
+    def test_invalid_utf8_fails(self) -> None:
+        endpoint = Endpoint(ProtocolVersion.HIXIE_76)
+        events = feed(endpoint, b"\x00\xc3\x28\xff")
+        assert events == [Closed(1007, "", clean=False)]
+        assert endpoint.data_to_send() == b"\xff\x00"
+
+
+class TestHixie75:
+    def test_text_and_discarded_length_frames(self) -> None:
+        """Length-prefixed frames are read and discarded; other text types are dropped."""
+        endpoint = Endpoint(ProtocolVersion.HIXIE_75)
+        data = b"\x80\x03abc" + b"\x00one\xff" + b"\x01skip\xff" + b"\x81\x81\x01" + b"z" * 129
+        assert feed(endpoint, data + b"\x00two\xff", chunk=7) == [
+            TextMessage("one"),
+            TextMessage("two"),
+        ]
+
+    def test_eof_is_the_normal_close(self) -> None:
+        endpoint = Endpoint(ProtocolVersion.HIXIE_75)
+        endpoint.receive_eof()
+        assert endpoint.events_received() == [Closed(1005, "", clean=True)]
+
+    def test_unterminated_frame_too_big(self) -> None:
+        endpoint = Endpoint(ProtocolVersion.HIXIE_75, limits=Limits(max_message_size=10))
+        assert feed(endpoint, b"\x00" + b"a" * 20) == [Closed(1009, "", clean=False)]
+
+
+class TestClientSide:
+    def test_client_masks_and_server_reads(self) -> None:
+        """A CLIENT endpoint masks; a SERVER endpoint reads it back."""
+        client = Endpoint(ProtocolVersion.RFC_6455, Side.CLIENT)
+        client.send_text("x" * 300)
+        client.send_ping(b"hb")
+        data = client.data_to_send()
+        assert data[1] & 0x80
+        assert feed(server(), data) == [TextMessage("x" * 300), Ping(b"hb")]
+
+    def test_pong_event(self) -> None:
+        endpoint = server()
+        assert feed(endpoint, client_frame(Opcode.PONG, b"x")) == [Pong(b"x")]

@@ -1,0 +1,45 @@
+"""Raw request heads (wsbackend/protocol/request.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge, parse_request_head
+from wsbackend.protocol.request import find_head_end
+
+
+def test_parse() -> None:
+    request = parse_request_head(b"GET /a?b HTTP/1.1\r\nHost: x\r\nX-A:  1 \r\nx-a: 2\r\n\r\n")
+    assert (request.method, request.target, request.http_version) == ("GET", "/a?b", "HTTP/1.1")
+    assert request.headers.get("x-A") == "1, 2"
+    assert request.headers.get_all("X-A") == ["1", "2"]
+    assert "host" in request.headers
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /\r\n\r\n",
+        b"GET / HTTP/1.1 extra\r\n\r\n",
+        b"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+        b"GET / HTTP/1.1\r\n Folded: x\r\n\r\n",
+    ],
+)
+def test_malformed(head: bytes) -> None:
+    with pytest.raises(BadRequest):
+        parse_request_head(head)
+
+
+def test_limits() -> None:
+    """Over-long heads and too many fields are 431 (RFC 6585 §5)."""
+    limits = Limits(max_request_head_size=64, max_request_headers=2)
+    with pytest.raises(RequestHeaderTooLarge) as info:
+        parse_request_head(b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * 3 + b"\r\n", limits)
+    assert info.value.http_status == 431
+    with pytest.raises(RequestHeaderTooLarge):
+        find_head_end(b"GET / HTTP/1.1\r\n" + b"x" * 100, limits)
+
+
+def test_find_head_end() -> None:
+    assert find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n") == -1
+    assert find_head_end(b"GET / HTTP/1.1\r\n\r\nbody") == 18

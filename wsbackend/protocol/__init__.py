@@ -1,0 +1,68 @@
+"""The sans-IO WebSocket protocol core: every version's handshake and framing.
+
+Nothing here reads a socket, sleeps, logs or imports gevent: transports feed bytes in and write
+the bytes that come out. :func:`accept` answers an upgrade request; :class:`Endpoint` then runs the
+connection.
+"""
+
+from __future__ import annotations
+
+from .codes import CloseCode
+from .deflate import DeflateConfig, DeflateParameters
+from .endpoint import Endpoint, Side, State
+from .errors import (
+    BadRequest,
+    Forbidden,
+    HandshakeError,
+    InvalidFrame,
+    InvalidPayload,
+    InvalidState,
+    MethodNotAllowed,
+    PayloadTooBig,
+    ProtocolError,
+    RequestHeaderTooLarge,
+    UpgradeRequired,
+    WebSocketError,
+)
+from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
+from .handshake import AcceptedHandshake, HandshakePolicy, accept, is_upgrade_request
+from .headers import Headers
+from .limits import Limits
+from .request import HandshakeRequest, parse_request_head
+from .versions import ProtocolVersion
+
+__all__ = [
+    "AcceptedHandshake",
+    "BadRequest",
+    "BinaryMessage",
+    "CloseCode",
+    "Closed",
+    "DeflateConfig",
+    "DeflateParameters",
+    "Endpoint",
+    "Event",
+    "Forbidden",
+    "HandshakeError",
+    "HandshakePolicy",
+    "HandshakeRequest",
+    "Headers",
+    "InvalidFrame",
+    "InvalidPayload",
+    "InvalidState",
+    "Limits",
+    "MethodNotAllowed",
+    "PayloadTooBig",
+    "Ping",
+    "Pong",
+    "ProtocolError",
+    "ProtocolVersion",
+    "RequestHeaderTooLarge",
+    "Side",
+    "State",
+    "TextMessage",
+    "UpgradeRequired",
+    "WebSocketError",
+    "accept",
+    "is_upgrade_request",
+    "parse_request_head",
+]

@@ -1,0 +1,331 @@
+"""The per-connection state machine: bytes in, events out; commands in, bytes out.
+
+Theory of operation. A transport feeds what it reads to :meth:`Endpoint.receive_data` (and
+:meth:`Endpoint.receive_eof` when the peer's stream ends), then collects
+:meth:`Endpoint.events_received`. Commands (``send_text``, ``send_close``, ...) append bytes that
+:meth:`Endpoint.data_to_send` hands back. Once :attr:`Endpoint.transport_should_close` is true and
+those bytes are written, the transport closes the socket: RFC 6455 §7.1.1 wants the server to
+close the TCP connection first. When :meth:`Endpoint.close_expected` is true the transport arms a
+timer, since this layer has no clock.
+
+States::
+
+    AWAITING_KEY3 ──8 bytes──▶ OPEN ──send_close──▶ CLOSING ──peer's close──▶ CLOSED
+    (hixie-76 only)             │                      │
+                                └──peer's close, EOF, or failure──────────────▶ CLOSED
+
+Any bad input fails the connection: the endpoint sends the close code the error carries (where
+the version has close codes), reports :class:`~.events.Closed` and discards later input. A
+:class:`~.events.Closed` event is reported exactly once.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+
+from .codes import CloseCode
+from .deflate import DeflateConfig, PerMessageDeflate
+from .errors import InvalidState, ProtocolError
+from .events import Closed, Event, Ping, Pong, TextMessage
+from .handshake import AcceptedHandshake, HixieChallenge
+from .hixie import CLOSING_FRAME, KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
+from .hixie import encode_text as encode_hixie_text
+from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame
+from .limits import DEFAULT_LIMITS, Limits
+from .messages import MessageAssembler
+from .versions import ProtocolVersion
+
+__all__ = ["Endpoint", "Side", "State"]
+
+
+class State(enum.Enum):
+    """Where the connection is in its life (RFC 6455 §4.1 / §7)."""
+
+    AWAITING_KEY3 = "awaiting-key3"
+    OPEN = "open"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+class Side(enum.Enum):
+    """Which end of the connection the endpoint plays; clients mask what they send."""
+
+    SERVER = "server"
+    CLIENT = "client"
+
+
+class Endpoint:
+    """One WebSocket connection after its opening handshake, in any protocol version.
+
+    Args:
+        version: The protocol version the handshake agreed on.
+        side: SERVER for a backend (the default); CLIENT for tools and tests.
+        limits: Size limits for incoming frames and messages.
+        deflate: The permessage-deflate codec, when negotiated (RFC 6455 only).
+        challenge: For a hixie-76 server, the challenge answered once the 8 key bytes arrive.
+    """
+
+    def __init__(
+        self,
+        version: ProtocolVersion,
+        side: Side = Side.SERVER,
+        limits: Limits = DEFAULT_LIMITS,
+        deflate: PerMessageDeflate | None = None,
+        challenge: HixieChallenge | None = None,
+    ) -> None:
+        self.version = version
+        self.side = side
+        self.state = State.AWAITING_KEY3 if challenge is not None else State.OPEN
+        self.close_code: int | None = None
+        """The code of the :class:`Closed` event, once reported: what ended the connection."""
+        self.close_reason = ""
+        self.failure: ProtocolError | None = None
+        """The error that failed the connection, for the transport's log line."""
+        self._challenge = challenge
+        self._events: list[Event] = []
+        self._outgoing: list[bytes] = []
+        self._held: list[bytes] = []
+        self._key3 = b""
+        self._eof_to_send = False
+        self._deflate = deflate
+        self._mask = side is Side.CLIENT
+        if version.is_hixie:
+            self._hixie_parser: HixieFrameParser | None = HixieFrameParser(limits.max_message_size)
+        else:
+            self._hixie_parser = None
+            self._frame_parser = FrameParser(
+                require_mask=side is Side.SERVER,
+                allow_rsv1=deflate is not None,
+                max_frame_size=limits.max_frame_size,
+            )
+            self._assembler = MessageAssembler(limits.max_message_size, deflate)
+
+    @classmethod
+    def for_handshake(
+        cls,
+        handshake: AcceptedHandshake,
+        limits: Limits = DEFAULT_LIMITS,
+        deflate_config: DeflateConfig | None = None,
+    ) -> Endpoint:
+        """The server endpoint that continues an accepted handshake."""
+        deflate = None
+        if handshake.deflate is not None:
+            config = deflate_config or DeflateConfig()
+            deflate = PerMessageDeflate(
+                handshake.deflate, True, config.compression_level, config.min_size
+            )
+        return cls(handshake.version, Side.SERVER, limits, deflate, handshake.challenge)
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Take bytes read from the peer; complete frames become events at once."""
+        if self.state is State.CLOSED or not data:
+            return
+        if self.state is State.AWAITING_KEY3:
+            data = self._take_key3(data)
+            if not data:
+                return
+        if self._hixie_parser is not None:
+            self._receive_hixie(data, self._hixie_parser)
+            return
+        frames: list[Frame] = []
+        try:
+            self._frame_parser.feed(data, frames)
+        except ProtocolError as exc:
+            error: ProtocolError | None = exc
+        else:
+            error = None
+        try:
+            for frame in frames:
+                self._handle_frame(frame)
+                if self.close_code is not None:
+                    return
+        except ProtocolError as exc:
+            error = exc
+        if error is not None:
+            self._fail(error)
+
+    def receive_eof(self) -> None:
+        """The peer's stream ended. Without a closing handshake that is 1006 (RFC 6455 §7.1.5);
+        for hixie-75, which has no closing handshake, it is the normal end."""
+        if self.state is State.CLOSED:
+            return
+        self._outgoing.clear()
+        if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
+            self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
+        else:
+            self._closed(CloseCode.ABNORMAL_CLOSURE, "", clean=False)
+
+    def events_received(self) -> list[Event]:
+        """The events since the last call, in order."""
+        events = self._events
+        self._events = []
+        return events
+
+    def _take_key3(self, data: bytes) -> bytes:
+        """Collect hixie-76's 8 key bytes; answer the challenge; return what follows them."""
+        needed = KEY3_SIZE - len(self._key3)
+        self._key3 += data[:needed]
+        if len(self._key3) < KEY3_SIZE:
+            return b""
+        assert self._challenge is not None
+        answer = challenge_response(self._challenge.number1, self._challenge.number2, self._key3)
+        self._outgoing.append(answer)
+        self._outgoing.extend(self._held)
+        self._held.clear()
+        self.state = State.OPEN if self.state is State.AWAITING_KEY3 else self.state
+        return data[needed:]
+
+    def _receive_hixie(self, data: bytes, parser: HixieFrameParser) -> None:
+        frames: list[str | HixieClosingFrame] = []
+        error: ProtocolError | None = None
+        try:
+            parser.feed(data, frames)
+        except ProtocolError as exc:
+            error = exc
+        for frame in frames:
+            if isinstance(frame, HixieClosingFrame):
+                if self.state is State.OPEN:
+                    self._outgoing.append(CLOSING_FRAME)
+                self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
+                return
+            if self.state is State.OPEN:
+                self._events.append(TextMessage(frame))
+        if error is not None:
+            self._fail(error)
+
+    def _handle_frame(self, frame: Frame) -> None:
+        opcode = frame.opcode
+        if opcode < Opcode.CLOSE:
+            message = self._assembler.process(frame)
+            if message is not None:
+                self._events.append(message)
+        elif opcode is Opcode.PING:
+            if self.state is State.OPEN:
+                self._write_frame(Opcode.PONG, frame.payload)
+            self._events.append(Ping(frame.payload))
+        elif opcode is Opcode.PONG:
+            self._events.append(Pong(frame.payload))
+        else:
+            close = CloseInfo.parse(frame.payload)
+            if self.state is State.OPEN:
+                echo = CloseInfo(close.code) if close.code != CloseCode.NO_STATUS_RCVD else close
+                self._write_frame(Opcode.CLOSE, echo.serialize())
+            self._closed(close.code, close.reason, clean=True)
+
+    # -- output --------------------------------------------------------------------------------
+
+    def send_text(self, text: str) -> None:
+        """Send a text message.
+
+        Raises:
+            InvalidState: The connection is no longer open.
+        """
+        self._check_open("send a message")
+        if self._hixie_parser is not None:
+            self._queue(encode_hixie_text(text))
+        else:
+            self._send_data(Opcode.TEXT, text.encode("utf-8"))
+
+    def send_binary(self, data: bytes) -> None:
+        """Send a binary message.
+
+        Raises:
+            InvalidState: The connection is no longer open, or it speaks hixie, which has no
+                binary frames.
+        """
+        self._check_open("send a message")
+        if self._hixie_parser is not None:
+            raise InvalidState(f"{self.version.value} has no binary messages")
+        self._send_data(Opcode.BINARY, data)
+
+    def send_ping(self, payload: bytes = b"") -> None:
+        """Send a ping (hybi and RFC 6455 only; hixie has no control frames).
+
+        Raises:
+            InvalidState: Not open, hixie, or a payload over 125 bytes.
+        """
+        self._check_open("send a ping")
+        if self._hixie_parser is not None:
+            raise InvalidState(f"{self.version.value} has no ping frames")
+        if len(payload) > 125:
+            raise InvalidState("a ping payload is at most 125 bytes")
+        self._write_frame(Opcode.PING, payload)
+
+    def send_close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake (RFC 6455 §7.1.2); a second call does nothing.
+
+        For hixie-75, which has no closing handshake, the connection is closed at once.
+        """
+        if self.state in (State.CLOSING, State.CLOSED):
+            return
+        if self.version is ProtocolVersion.HIXIE_75:
+            self._closed(code, reason, clean=True)
+            return
+        self._write_close(code, reason)
+        self.state = State.CLOSING
+
+    def fail(self, code: int, reason: str = "") -> None:
+        """Fail the connection (RFC 6455 §7.1.7): send a close frame if we may, then close."""
+        if self.state is State.CLOSED:
+            return
+        if self.state is not State.CLOSING:
+            self._write_close(code, reason)
+        self._closed(code, reason, clean=False)
+
+    def data_to_send(self) -> bytes:
+        """The bytes to write to the peer since the last call."""
+        if not self._outgoing:
+            return b""
+        data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
+        self._outgoing.clear()
+        return data
+
+    @property
+    def transport_should_close(self) -> bool:
+        """True once the transport should close the socket after writing what is pending."""
+        return self._eof_to_send
+
+    def close_expected(self) -> bool:
+        """True while we wait for the peer's close frame: the transport should arm a timer."""
+        return self.state is State.CLOSING
+
+    def _check_open(self, action: str) -> None:
+        if self.state is not State.OPEN and self.state is not State.AWAITING_KEY3:
+            raise InvalidState(f"cannot {action}: the connection is {self.state.value}")
+
+    def _send_data(self, opcode: Opcode, payload: bytes) -> None:
+        deflate = self._deflate
+        if deflate is not None and deflate.should_compress(len(payload)):
+            self._write_frame(opcode, deflate.compress(payload), rsv1=True)
+        else:
+            self._write_frame(opcode, payload)
+
+    def _write_frame(self, opcode: Opcode, payload: bytes, rsv1: bool = False) -> None:
+        mask = secrets.token_bytes(4) if self._mask else None
+        self._queue(encode_frame(opcode, payload, True, rsv1, mask))
+
+    def _write_close(self, code: int, reason: str) -> None:
+        if self._hixie_parser is not None:
+            self._queue(CLOSING_FRAME)
+        else:
+            self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
+
+    def _queue(self, data: bytes) -> None:
+        if self.state is State.AWAITING_KEY3:
+            self._held.append(data)
+        else:
+            self._outgoing.append(data)
+
+    def _fail(self, error: ProtocolError) -> None:
+        self.failure = error
+        self.fail(error.close_code, str(error) if not self.version.is_hixie else "")
+
+    def _closed(self, code: int, reason: str, clean: bool) -> None:
+        self.state = State.CLOSED
+        self.close_code = code
+        self.close_reason = reason
+        self._eof_to_send = True
+        self._events.append(Closed(code, reason, clean))

@@ -1,0 +1,265 @@
+"""The server side of the opening handshake, for every protocol version.
+
+:func:`accept` detects the version from the request, validates it, negotiates the subprotocol
+and permessage-deflate, and returns an :class:`AcceptedHandshake` holding the exact reply. A
+request that must be refused raises a :class:`HandshakeError` that carries the status and headers
+of the reply (RFC 6455 §4.2.2, §4.4). Policy, which subprotocols have an application and which
+origins are welcome, is injected through :class:`HandshakePolicy`.
+
+Versions are told apart by their headers: ``Sec-WebSocket-Version`` means hybi-07/08 or RFC 6455;
+``Sec-WebSocket-Key1`` and ``Key2`` mean hixie-76; an upgrade with neither is hixie-75.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from . import headers as h
+from .deflate import DeflateConfig, DeflateParameters, negotiate_deflate
+from .errors import BadRequest, Forbidden, MethodNotAllowed, UpgradeRequired
+from .hixie import key_number
+from .hybi import accept_key
+from .request import HandshakeRequest
+from .versions import SUPPORTED_HYBI_VERSIONS, ProtocolVersion
+
+__all__ = [
+    "AcceptedHandshake",
+    "HandshakePolicy",
+    "HixieChallenge",
+    "accept",
+    "detect_version",
+    "is_upgrade_request",
+    "request_origin",
+]
+
+SubprotocolSelector = Callable[[Sequence[str]], "str | None"]
+OriginCheck = Callable[["str | None", HandshakeRequest], bool]
+
+_HYBI_STATUS = "101 Switching Protocols"
+_HIXIE_75_STATUS = "101 Web Socket Protocol Handshake"
+_HIXIE_76_STATUS = "101 WebSocket Protocol Handshake"
+_KEY_SIZE = 16
+"""RFC 6455 §4.1: the key is 16 random bytes, base64-encoded."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakePolicy:
+    """What the server decides per request.
+
+    Attributes:
+        select_subprotocol: Given the client's offers in order, return the one to use, or None
+            to use none. It may raise a :class:`HandshakeError` to refuse the request.
+        check_origin: Given the request's origin (None when absent) and the request, tell
+            whether to accept it; False refuses with 403.
+        deflate: permessage-deflate preferences, or None to never negotiate it.
+    """
+
+    select_subprotocol: SubprotocolSelector | None = None
+    check_origin: OriginCheck | None = None
+    deflate: DeflateConfig | None = field(default_factory=DeflateConfig)
+
+
+DEFAULT_POLICY = HandshakePolicy()
+"""Any subprotocol offer goes unanswered, any origin is accepted, deflate is offered."""
+
+
+@dataclass(frozen=True, slots=True)
+class HixieChallenge:
+    """The two key numbers of a hixie-76 request, answered once the 8 key bytes arrive."""
+
+    number1: int
+    number2: int
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedHandshake:
+    """A handshake the server accepts, with everything the reply and the endpoint need.
+
+    Attributes:
+        version: The protocol spoken from now on.
+        status: The status of the 101 reply, e.g. ``"101 Switching Protocols"``.
+        headers: The reply's header fields, in order.
+        subprotocol: The selected subprotocol, if any.
+        deflate: The permessage-deflate parameters, if negotiated.
+        challenge: For hixie-76, the challenge the 8 bytes after the request head complete.
+    """
+
+    version: ProtocolVersion
+    status: str
+    headers: tuple[tuple[str, str], ...]
+    subprotocol: str | None = None
+    deflate: DeflateParameters | None = None
+    challenge: HixieChallenge | None = None
+
+    def response_head(self, extra_headers: Sequence[tuple[str, str]] = ()) -> bytes:
+        """The reply's status line and header fields, up to and including the blank line.
+
+        For hixie-76 the 16-byte answer comes later, from the endpoint.
+        """
+        lines = [f"HTTP/1.1 {self.status}"]
+        lines.extend(f"{name}: {value}" for name, value in (*self.headers, *extra_headers))
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def is_upgrade_request(request: HandshakeRequest) -> bool:
+    """Whether the request asks for a WebSocket upgrade at all (the rest is plain HTTP)."""
+    upgrade = request.headers.get(h.UPGRADE)
+    return upgrade is not None and "websocket" in upgrade.lower()
+
+
+def detect_version(request: HandshakeRequest) -> ProtocolVersion:
+    """The protocol version the request speaks.
+
+    Raises:
+        UpgradeRequired: A ``Sec-WebSocket-Version`` we do not speak, or a hybi key without one.
+    """
+    hdrs = request.headers
+    version = hdrs.get(h.SEC_WEBSOCKET_VERSION)
+    if version is not None:
+        found = SUPPORTED_HYBI_VERSIONS.get(version.strip())
+        if found is None:
+            raise _unsupported_version(f"unsupported Sec-WebSocket-Version {version[:20]!r}")
+        return found
+    if h.SEC_WEBSOCKET_KEY in hdrs:
+        raise _unsupported_version("Sec-WebSocket-Key without Sec-WebSocket-Version")
+    if h.SEC_WEBSOCKET_KEY1 in hdrs and h.SEC_WEBSOCKET_KEY2 in hdrs:
+        return ProtocolVersion.HIXIE_76
+    return ProtocolVersion.HIXIE_75
+
+
+def _unsupported_version(message: str) -> UpgradeRequired:
+    return UpgradeRequired(
+        message, ((h.SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),)
+    )
+
+
+def request_origin(request: HandshakeRequest, version: ProtocolVersion) -> str | None:
+    """The page origin a request states: hybi-07/08 call it ``Sec-WebSocket-Origin``."""
+    if version in (ProtocolVersion.HYBI_07, ProtocolVersion.HYBI_08):
+        return request.headers.get(h.SEC_WEBSOCKET_ORIGIN)
+    return request.headers.get(h.ORIGIN)
+
+
+def _check_upgrade(request: HandshakeRequest) -> str:
+    """Apply RFC 6455 §4.2.1 items 1-4 (common to all versions); return the Host."""
+    if request.method != "GET":
+        raise MethodNotAllowed(f"upgrade request with method {request.method[:20]!r}")
+    if request.http_version not in ("HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3"):
+        raise BadRequest(f"upgrade request over {request.http_version[:20]!r}, not HTTP/1.1")
+    if not is_upgrade_request(request):
+        raise BadRequest("no 'Upgrade: websocket' header")
+    connection = [token.lower() for token in h.parse_token_list(request.headers.get(h.CONNECTION))]
+    if "upgrade" not in connection:
+        raise BadRequest("no 'Connection: Upgrade' header")
+    host = request.headers.get(h.HOST)
+    if not host or "," in host:
+        raise BadRequest("missing or repeated Host header")
+    return host
+
+
+def _check_origin(
+    request: HandshakeRequest, version: ProtocolVersion, policy: HandshakePolicy
+) -> str | None:
+    origin = request_origin(request, version)
+    if policy.check_origin is not None and not policy.check_origin(origin, request):
+        raise Forbidden(f"origin {origin!r} not allowed")
+    return origin
+
+
+def _select_subprotocol(offers: Sequence[str], policy: HandshakePolicy) -> str | None:
+    if policy.select_subprotocol is None:
+        return None
+    chosen = policy.select_subprotocol(offers)
+    if chosen is not None and chosen not in offers:
+        raise ValueError(f"select_subprotocol chose {chosen!r}, which was not offered")
+    return chosen
+
+
+def accept(
+    request: HandshakeRequest, policy: HandshakePolicy = DEFAULT_POLICY, secure: bool = False
+) -> AcceptedHandshake:
+    """Validate an upgrade request and build the reply.
+
+    Args:
+        request: The client's request.
+        policy: Subprotocol, origin and compression decisions.
+        secure: Whether the client reached us over TLS (directly or through a trusted proxy);
+            it decides ``ws://`` or ``wss://`` in hixie's location header.
+
+    Raises:
+        HandshakeError: The request is refused; the exception carries the reply.
+    """
+    host = _check_upgrade(request)
+    version = detect_version(request)
+    origin = _check_origin(request, version, policy)
+    if version.is_hixie:
+        return _accept_hixie(request, version, policy, origin, host, secure)
+    return _accept_hybi(request, version, policy)
+
+
+def _accept_hybi(
+    request: HandshakeRequest, version: ProtocolVersion, policy: HandshakePolicy
+) -> AcceptedHandshake:
+    keys = request.headers.get_all(h.SEC_WEBSOCKET_KEY)
+    if len(keys) != 1:
+        raise BadRequest("missing or repeated Sec-WebSocket-Key")
+    try:
+        raw_key = base64.b64decode(keys[0].strip(), validate=True)
+    except binascii.Error:
+        raw_key = b""
+    if len(raw_key) != _KEY_SIZE:
+        raise BadRequest(f"Sec-WebSocket-Key {keys[0][:40]!r} is not 16 bytes in base64")
+    reply = [
+        (h.UPGRADE, "websocket"),
+        (h.CONNECTION, "Upgrade"),
+        (h.SEC_WEBSOCKET_ACCEPT, accept_key(keys[0].strip())),
+    ]
+    offers = h.parse_token_list(request.headers.get(h.SEC_WEBSOCKET_PROTOCOL))
+    subprotocol = _select_subprotocol(offers, policy)
+    if subprotocol is not None:
+        reply.append((h.SEC_WEBSOCKET_PROTOCOL, subprotocol))
+    deflate = None
+    if policy.deflate is not None and version is ProtocolVersion.RFC_6455:
+        extension_offers = h.parse_extension_offers(request.headers.get(h.SEC_WEBSOCKET_EXTENSIONS))
+        deflate = negotiate_deflate(extension_offers, policy.deflate)
+        if deflate is not None:
+            reply.append((h.SEC_WEBSOCKET_EXTENSIONS, deflate.response_value()))
+    return AcceptedHandshake(version, _HYBI_STATUS, tuple(reply), subprotocol, deflate)
+
+
+def _accept_hixie(
+    request: HandshakeRequest,
+    version: ProtocolVersion,
+    policy: HandshakePolicy,
+    origin: str | None,
+    host: str,
+    secure: bool,
+) -> AcceptedHandshake:
+    location = f"{'wss' if secure else 'ws'}://{host}{request.target}"
+    offered = request.headers.get(
+        h.WEBSOCKET_PROTOCOL if version is ProtocolVersion.HIXIE_75 else h.SEC_WEBSOCKET_PROTOCOL
+    )
+    subprotocol = _select_subprotocol([offered.strip()] if offered else [], policy)
+    reply = [(h.UPGRADE, "WebSocket"), (h.CONNECTION, "Upgrade")]
+    if version is ProtocolVersion.HIXIE_75:
+        if origin is not None:
+            reply.append((h.WEBSOCKET_ORIGIN, origin))
+        reply.append((h.WEBSOCKET_LOCATION, location))
+        if subprotocol is not None:
+            reply.append((h.WEBSOCKET_PROTOCOL, subprotocol))
+        return AcceptedHandshake(version, _HIXIE_75_STATUS, tuple(reply), subprotocol)
+    challenge = HixieChallenge(
+        key_number(request.headers.get(h.SEC_WEBSOCKET_KEY1) or ""),
+        key_number(request.headers.get(h.SEC_WEBSOCKET_KEY2) or ""),
+    )
+    if origin is not None:
+        reply.append((h.SEC_WEBSOCKET_ORIGIN, origin))
+    reply.append((h.SEC_WEBSOCKET_LOCATION, location))
+    if subprotocol is not None:
+        reply.append((h.SEC_WEBSOCKET_PROTOCOL, subprotocol))
+    return AcceptedHandshake(
+        version, _HIXIE_76_STATUS, tuple(reply), subprotocol, challenge=challenge
+    )

@@ -1,0 +1,183 @@
+"""Header names, a case-insensitive header collection, and the header grammars we parse.
+
+Each header name the handshake reads or writes is spelled here once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from .errors import BadRequest
+
+__all__ = [
+    "CONNECTION",
+    "HOST",
+    "ORIGIN",
+    "SEC_WEBSOCKET_ACCEPT",
+    "SEC_WEBSOCKET_EXTENSIONS",
+    "SEC_WEBSOCKET_KEY",
+    "SEC_WEBSOCKET_KEY1",
+    "SEC_WEBSOCKET_KEY2",
+    "SEC_WEBSOCKET_LOCATION",
+    "SEC_WEBSOCKET_ORIGIN",
+    "SEC_WEBSOCKET_PROTOCOL",
+    "SEC_WEBSOCKET_VERSION",
+    "UPGRADE",
+    "WEBSOCKET_LOCATION",
+    "WEBSOCKET_ORIGIN",
+    "WEBSOCKET_PROTOCOL",
+    "ExtensionOffer",
+    "Headers",
+    "parse_extension_offers",
+    "parse_token_list",
+]
+
+HOST = "Host"
+UPGRADE = "Upgrade"
+CONNECTION = "Connection"
+ORIGIN = "Origin"
+SEC_WEBSOCKET_KEY = "Sec-WebSocket-Key"
+SEC_WEBSOCKET_ACCEPT = "Sec-WebSocket-Accept"
+SEC_WEBSOCKET_VERSION = "Sec-WebSocket-Version"
+SEC_WEBSOCKET_PROTOCOL = "Sec-WebSocket-Protocol"
+SEC_WEBSOCKET_EXTENSIONS = "Sec-WebSocket-Extensions"
+SEC_WEBSOCKET_ORIGIN = "Sec-WebSocket-Origin"
+"""hybi-07/08's name for Origin, and hixie-76's reply header."""
+SEC_WEBSOCKET_KEY1 = "Sec-WebSocket-Key1"
+SEC_WEBSOCKET_KEY2 = "Sec-WebSocket-Key2"
+SEC_WEBSOCKET_LOCATION = "Sec-WebSocket-Location"
+WEBSOCKET_ORIGIN = "WebSocket-Origin"
+WEBSOCKET_LOCATION = "WebSocket-Location"
+WEBSOCKET_PROTOCOL = "WebSocket-Protocol"
+"""hixie-75's subprotocol header, in the request and the reply."""
+
+
+class Headers:
+    """An ordered, case-insensitive multi-map of header fields.
+
+    Repeated fields are kept; :meth:`get` joins them with ``", "`` as RFC 9110 §5.3 allows for
+    list-valued fields.
+    """
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
+        self._fields: list[tuple[str, str]] = list(fields)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in order."""
+        key = name.lower()
+        return [value for field, value in self._fields if field.lower() == key]
+
+    def get(self, name: str) -> str | None:
+        """The value of ``name``, repeated fields joined, or None when absent."""
+        values = self.get_all(name)
+        return ", ".join(values) if values else None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool(self.get_all(name))
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({self._fields!r})"
+
+
+_TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TOKEN_RE = re.compile(_TOKEN)
+_QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse_token_list(value: str | None) -> list[str]:
+    """Split a comma-separated list of tokens (``Connection``, ``Sec-WebSocket-Protocol``).
+
+    Empty elements are skipped, as RFC 9110 §5.6.1 requires of recipients.
+    """
+    if not value:
+        return []
+    tokens = []
+    for element in value.split(","):
+        element = element.strip()
+        if element:
+            if not _TOKEN_RE.fullmatch(element):
+                raise BadRequest(f"invalid token {element!r} in header list")
+            tokens.append(element)
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionOffer:
+    """One element of ``Sec-WebSocket-Extensions``: a name and its parameters, in order.
+
+    A parameter without a value maps to None. Quoted values are unquoted (RFC 6455 §9.1).
+    """
+
+    name: str
+    params: tuple[tuple[str, str | None], ...]
+
+
+class _Scanner:
+    """A cursor over a header value, for the extension grammar of RFC 6455 §9.1."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def skip_space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in " \t":
+            self.pos += 1
+
+    def peek(self) -> str:
+        self.skip_space()
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            raise BadRequest(f"expected {char!r} at {self.pos} in {self.text!r}")
+        self.pos += 1
+
+    def token(self) -> str:
+        self.skip_space()
+        match = _TOKEN_RE.match(self.text, self.pos)
+        if not match:
+            raise BadRequest(f"expected a token at {self.pos} in {self.text!r}")
+        self.pos = match.end()
+        return match.group()
+
+    def value(self) -> str:
+        if self.peek() == '"':
+            match = _QUOTED_RE.match(self.text, self.pos)
+            if not match:
+                raise BadRequest(f"unterminated quoted string in {self.text!r}")
+            self.pos = match.end()
+            return re.sub(r"\\(.)", r"\1", match.group(1))
+        return self.token()
+
+
+def parse_extension_offers(value: str | None) -> list[ExtensionOffer]:
+    """Parse ``Sec-WebSocket-Extensions`` into offers, quoted parameter values included."""
+    if not value:
+        return []
+    scanner = _Scanner(value)
+    offers: list[ExtensionOffer] = []
+    while True:
+        while scanner.peek() == ",":
+            scanner.pos += 1
+        if not scanner.peek():
+            return offers
+        name = scanner.token()
+        params: list[tuple[str, str | None]] = []
+        while scanner.peek() == ";":
+            scanner.pos += 1
+            param = scanner.token()
+            argument = None
+            if scanner.peek() == "=":
+                scanner.pos += 1
+                argument = scanner.value()
+            params.append((param, argument))
+        offers.append(ExtensionOffer(name, tuple(params)))
+        if scanner.peek():
+            scanner.expect(",")

@@ -1,0 +1,244 @@
+"""Framing of hybi-07, hybi-08 and RFC 6455 (base framing protocol, RFC 6455 §5).
+
+The three share one frame format; they differ only in the handshake. :class:`FrameParser` reads
+every complete frame out of whatever bytes arrived, and checks each header before its payload is
+buffered, so a frame that announces 2**63 bytes costs nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import struct
+from dataclasses import dataclass
+
+from .codes import MAX_CLOSE_REASON_BYTES, CloseCode, is_sendable_close_code
+from .errors import InvalidFrame, PayloadTooBig
+from .masking import apply_mask
+from .utf8 import decode_utf8
+
+__all__ = [
+    "CloseInfo",
+    "Frame",
+    "FrameParser",
+    "Opcode",
+    "accept_key",
+    "encode_frame",
+]
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+"""RFC 6455 §1.3: the GUID appended to ``Sec-WebSocket-Key`` to form the accept key."""
+
+MAX_CONTROL_PAYLOAD = 125
+"""RFC 6455 §5.5: "All control frames MUST have a payload length of 125 bytes or less"."""
+
+_FIN = 0x80
+_RSV1 = 0x40
+_RSV2_RSV3 = 0x30
+_OPCODE = 0x0F
+_MASKED = 0x80
+_LENGTH = 0x7F
+_LENGTH_16 = 126
+_LENGTH_64 = 127
+_PACK_16 = struct.Struct("!BBH")
+_PACK_64 = struct.Struct("!BBQ")
+
+
+class Opcode(enum.IntEnum):
+    """RFC 6455 §5.2 opcodes; 0x3-0x7 and 0xB-0xF are reserved."""
+
+    CONTINUATION = 0x0
+    TEXT = 0x1
+    BINARY = 0x2
+    CLOSE = 0x8
+    PING = 0x9
+    PONG = 0xA
+
+    @property
+    def is_control(self) -> bool:
+        """Control frames (close, ping, pong) have the high bit of the opcode set."""
+        return self >= 0x8
+
+
+_OPCODES = {int(opcode): opcode for opcode in Opcode}
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame, unmasked. ``rsv1`` marks a compressed message (RFC 7692 §6)."""
+
+    opcode: Opcode
+    payload: bytes
+    fin: bool = True
+    rsv1: bool = False
+
+
+def accept_key(key: str) -> str:
+    """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
+    return base64.b64encode(hashlib.sha1(key.encode("ascii") + GUID).digest()).decode("ascii")
+
+
+def encode_frame(
+    opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, mask: bytes | None = None
+) -> bytes:
+    """Serialize one frame; ``mask`` (4 bytes) is for the client side only."""
+    first = opcode | (_FIN if fin else 0) | (_RSV1 if rsv1 else 0)
+    size = len(payload)
+    mask_bit = _MASKED if mask is not None else 0
+    if size < _LENGTH_16:
+        header = bytes((first, mask_bit | size))
+    elif size < 0x10000:
+        header = _PACK_16.pack(first, mask_bit | _LENGTH_16, size)
+    else:
+        header = _PACK_64.pack(first, mask_bit | _LENGTH_64, size)
+    if mask is None:
+        return header + payload
+    return header + mask + apply_mask(payload, mask)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseInfo:
+    """The code and reason of a close frame (RFC 6455 §5.5.1)."""
+
+    code: int
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, payload: bytes) -> CloseInfo:
+        """Read a close frame's payload; an empty one means 1005 (no status received).
+
+        Raises:
+            InvalidFrame: A one-byte payload or a code that may not be on the wire (1002).
+            InvalidPayload: A reason that is not UTF-8 (1007).
+        """
+        if not payload:
+            return cls(CloseCode.NO_STATUS_RCVD)
+        if len(payload) == 1:
+            raise InvalidFrame("close frame with a one-byte payload")
+        code = int.from_bytes(payload[:2], "big")
+        if not is_sendable_close_code(code):
+            raise InvalidFrame(f"close frame with invalid code {code}")
+        return cls(code, decode_utf8(payload[2:], "close reason"))
+
+    def serialize(self) -> bytes:
+        """The close frame payload; 1005 serializes as an empty payload."""
+        if self.code == CloseCode.NO_STATUS_RCVD:
+            return b""
+        reason = self.reason.encode("utf-8")
+        if len(reason) > MAX_CLOSE_REASON_BYTES:
+            reason = reason[:MAX_CLOSE_REASON_BYTES].decode("utf-8", "ignore").encode("utf-8")
+        return self.code.to_bytes(2, "big") + reason
+
+
+class FrameParser:
+    """Turns a byte stream into frames, one call per read, however the bytes were split.
+
+    Args:
+        require_mask: True on the server: RFC 6455 §5.1 says a server MUST close the connection
+            on an unmasked client frame; False on the client, where a masked frame is refused.
+        allow_rsv1: True when permessage-deflate was negotiated.
+        max_frame_size: Largest payload accepted; checked from the header alone.
+    """
+
+    __slots__ = (
+        "_allow_rsv1",
+        "_buffered",
+        "_max_frame_size",
+        "_needed",
+        "_pending",
+        "_require_mask",
+    )
+
+    def __init__(self, require_mask: bool, allow_rsv1: bool, max_frame_size: int) -> None:
+        self._require_mask = require_mask
+        self._allow_rsv1 = allow_rsv1
+        self._max_frame_size = max_frame_size
+        self._pending: list[bytes] = []
+        self._buffered = 0
+        self._needed = 0
+
+    def feed(self, data: bytes, frames: list[Frame]) -> None:
+        """Append to ``frames`` every frame that ``data`` completes.
+
+        A partial frame is kept; its pieces are joined once, when the last one arrives, so a
+        large frame read in many pieces costs linear time.
+
+        Raises:
+            InvalidFrame: A frame breaking RFC 6455 §5 (1002). Frames before it are appended.
+            PayloadTooBig: A frame over ``max_frame_size`` (1009).
+        """
+        if self._pending:
+            self._pending.append(data)
+            self._buffered += len(data)
+            if self._buffered < self._needed:
+                return
+            data = b"".join(self._pending)
+            self._pending.clear()
+        end = len(data)
+        pos = 0
+        while True:
+            needed = self._parse_one(data, pos, end, frames)
+            if needed < 0:
+                pos = -needed
+                continue
+            if pos < end:
+                self._pending.append(data[pos:] if pos else data)
+                self._buffered = end - pos
+                self._needed = needed
+            return
+
+    def _parse_one(self, data: bytes, pos: int, end: int, frames: list[Frame]) -> int:
+        """Parse the frame at ``pos``: return minus the next position if one was appended,
+        else how many bytes from ``pos`` are needed before trying again."""
+        available = end - pos
+        if available < 2:
+            return 2
+        first = data[pos]
+        second = data[pos + 1]
+        length = second & _LENGTH
+        header_size = 2
+        if length == _LENGTH_16:
+            header_size = 4
+            if available < 4:
+                return 4
+            length = (data[pos + 2] << 8) | data[pos + 3]
+        elif length == _LENGTH_64:
+            header_size = 10
+            if available < 10:
+                return 10
+            length = int.from_bytes(data[pos + 2 : pos + 10], "big")
+        masked = second & _MASKED
+        if masked:
+            header_size += 4
+        opcode = self._check_header(first, masked, length)
+        frame_end = pos + header_size + length
+        if frame_end > end:
+            return header_size + length
+        payload = data[pos + header_size : frame_end]
+        if masked:
+            payload = apply_mask(payload, data[pos + header_size - 4 : pos + header_size])
+        frames.append(Frame(opcode, payload, bool(first & _FIN), bool(first & _RSV1)))
+        return -frame_end
+
+    def _check_header(self, first: int, masked: int, length: int) -> Opcode:
+        """Apply RFC 6455 §5.2 and §5.5 to a frame header, before its payload arrives."""
+        opcode = _OPCODES.get(first & _OPCODE)
+        if opcode is None:
+            raise InvalidFrame(f"reserved opcode {first & _OPCODE:#x}")
+        if first & _RSV2_RSV3:
+            raise InvalidFrame("RSV2 or RSV3 set without an extension that defines them")
+        if first & _RSV1 and (not self._allow_rsv1 or opcode.is_control):
+            raise InvalidFrame("RSV1 set without permessage-deflate, or on a control frame")
+        if bool(masked) != self._require_mask:
+            raise InvalidFrame("unmasked client frame" if self._require_mask else "masked frame")
+        if opcode >= Opcode.CLOSE:
+            if not first & _FIN:
+                raise InvalidFrame(f"fragmented {opcode.name} frame")
+            if length > MAX_CONTROL_PAYLOAD:
+                raise InvalidFrame(f"{opcode.name} frame with {length} bytes of payload")
+        if length > self._max_frame_size:
+            if length >> 63:
+                raise InvalidFrame("frame length with the most significant bit set")
+            raise PayloadTooBig(f"frame of {length} bytes over the limit of {self._max_frame_size}")
+        return opcode

@@ -1,0 +1,105 @@
+"""Assembly of hybi data frames into messages (RFC 6455 §5.4), with the message budget.
+
+Text is decoded frame by frame, so invalid UTF-8 fails the connection at the frame that carries
+it, not when the message ends (RFC 6455 §8.1, "fail fast"). Compressed frames are inflated frame
+by frame against the remaining budget.
+"""
+
+from __future__ import annotations
+
+from .deflate import PerMessageDeflate
+from .errors import InvalidFrame, PayloadTooBig
+from .events import BinaryMessage, TextMessage
+from .hybi import Frame, Opcode
+from .utf8 import Utf8Decoder, decode_utf8
+
+__all__ = ["MessageAssembler"]
+
+
+class MessageAssembler:
+    """Joins fragments into :class:`TextMessage` / :class:`BinaryMessage` events.
+
+    Args:
+        max_message_size: Largest message accepted, after decompression.
+        deflate: The connection's permessage-deflate codec, if negotiated.
+    """
+
+    __slots__ = (
+        "_binary_parts",
+        "_compressed",
+        "_decoder",
+        "_deflate",
+        "_max_message_size",
+        "_opcode",
+        "_size",
+        "_text_parts",
+    )
+
+    def __init__(self, max_message_size: int, deflate: PerMessageDeflate | None) -> None:
+        self._max_message_size = max_message_size
+        self._deflate = deflate
+        self._opcode: Opcode | None = None
+        self._compressed = False
+        self._text_parts: list[str] = []
+        self._binary_parts: list[bytes] = []
+        self._decoder: Utf8Decoder | None = None
+        self._size = 0
+
+    def process(self, frame: Frame) -> TextMessage | BinaryMessage | None:
+        """Take one data frame; return the message it completes, if any.
+
+        Raises:
+            InvalidFrame: A continuation with no message started, or a new message before the
+                previous one finished (1002).
+            InvalidPayload: Invalid UTF-8 or corrupt compressed data (1007).
+            PayloadTooBig: Over the message budget (1009).
+        """
+        opcode = frame.opcode
+        if opcode is Opcode.CONTINUATION:
+            if self._opcode is None:
+                raise InvalidFrame("continuation frame without a message to continue")
+        elif self._opcode is not None:
+            raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
+        elif frame.fin and not frame.rsv1:
+            return self._single_frame(opcode, frame.payload)
+        else:
+            self._start(opcode, frame.rsv1)
+        return self._continue(frame.payload, frame.fin)
+
+    def _single_frame(self, opcode: Opcode, payload: bytes) -> TextMessage | BinaryMessage:
+        """The common case, one uncompressed frame: no decoder state, no joins."""
+        if len(payload) > self._max_message_size:
+            raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
+        if opcode is Opcode.TEXT:
+            return TextMessage(decode_utf8(payload))
+        return BinaryMessage(payload)
+
+    def _start(self, opcode: Opcode, compressed: bool) -> None:
+        self._opcode = opcode
+        self._compressed = compressed
+        self._size = 0
+        self._decoder = Utf8Decoder() if opcode is Opcode.TEXT else None
+
+    def _continue(self, payload: bytes, fin: bool) -> TextMessage | BinaryMessage | None:
+        budget = self._max_message_size - self._size
+        if self._compressed:
+            assert self._deflate is not None
+            payload = self._deflate.decompress(payload, budget, fin)
+        elif len(payload) > budget:
+            raise PayloadTooBig("message over the size limit")
+        self._size += len(payload)
+        decoder = self._decoder
+        if decoder is not None:
+            self._text_parts.append(decoder.decode(payload, fin))
+        else:
+            self._binary_parts.append(payload)
+        if not fin:
+            return None
+        self._opcode = None
+        if decoder is not None:
+            text = "".join(self._text_parts)
+            self._text_parts.clear()
+            return TextMessage(text)
+        data = b"".join(self._binary_parts)
+        self._binary_parts.clear()
+        return BinaryMessage(data)

@@ -1,0 +1,73 @@
+"""The opening handshake request as the core sees it, and a parser for raw request heads.
+
+Hosts that parse HTTP themselves (gevent's pywsgi, gunicorn) build a :class:`HandshakeRequest`
+from the WSGI environ; transports that hold raw bytes use :func:`parse_request_head`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import BadRequest, RequestHeaderTooLarge
+from .headers import Headers
+from .limits import DEFAULT_LIMITS, Limits
+
+__all__ = ["HandshakeRequest", "find_head_end", "parse_request_head"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandshakeRequest:
+    """An HTTP request that may ask for a WebSocket upgrade.
+
+    Attributes:
+        method: The request method, e.g. ``"GET"``.
+        target: The request target as sent: path and query, e.g. ``"/chat?room=1"``.
+        http_version: ``"HTTP/1.1"`` and the like.
+        headers: The header fields.
+    """
+
+    method: str
+    target: str
+    http_version: str
+    headers: Headers
+
+
+def find_head_end(data: bytes | bytearray, limits: Limits = DEFAULT_LIMITS) -> int:
+    """Return the index just past the blank line ending a request head, or -1 if not there yet.
+
+    Raises:
+        RequestHeaderTooLarge: No end within ``limits.max_request_head_size`` bytes.
+    """
+    end = data.find(b"\r\n\r\n", 0, limits.max_request_head_size + 4)
+    if end == -1:
+        if len(data) > limits.max_request_head_size:
+            raise RequestHeaderTooLarge("request head too large")
+        return -1
+    return end + 4
+
+
+def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> HandshakeRequest:
+    """Parse a request line and header fields (RFC 9112 §3, §5), ending with a blank line.
+
+    Raises:
+        BadRequest: A malformed request line or header field.
+        RequestHeaderTooLarge: Over the size or header-count limits.
+    """
+    if len(head) > limits.max_request_head_size + 4:
+        raise RequestHeaderTooLarge("request head too large")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+        raise BadRequest(f"malformed request line {lines[0][:80]!r}")
+    method, target, version = parts
+    fields = []
+    for line in lines[1:]:
+        if not line:
+            break
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip() or " " in name:
+            raise BadRequest(f"malformed header line {line[:80]!r}")
+        fields.append((name, value.strip(" \t")))
+    if len(fields) > limits.max_request_headers:
+        raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
+    return HandshakeRequest(method, target, version, Headers(fields))
