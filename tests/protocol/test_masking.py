@@ -32,7 +32,9 @@ def test_implementations_agree(data: bytes, mask: bytes) -> None:
     st.binary(min_size=4, max_size=4),
     st.integers(min_value=0, max_value=255),
 )
-def test_large_payloads_take_the_translate_path_and_agree(size: int, mask: bytes, fill: int) -> None:
+def test_large_payloads_take_the_translate_path_and_agree(
+    size: int, mask: bytes, fill: int
+) -> None:
     """Above the threshold the pure fallback switches method; it must give the same bytes."""
     data = bytes((fill + index * 7) & 0xFF for index in range(size))
     assert masking.apply_mask_pure(data, mask) == masking.apply_mask(data, mask)

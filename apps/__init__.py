@@ -1,0 +1,1 @@
+"""Sample applications for wsbackend, written against its public API only."""

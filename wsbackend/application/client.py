@@ -1,0 +1,79 @@
+"""One connected client as an application sees it."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from ..connection import ConnectionClosed, Message, WebSocket
+from ..protocol import CloseCode
+
+__all__ = ["Client"]
+
+log = logging.getLogger("wsbackend.application")
+
+_ids = itertools.count(1)
+_ID_PREFIX = f"{os.getpid():x}-"
+
+
+class Client:
+    """A connected client: its connection, the request it came with, and room for app data.
+
+    Attributes:
+        id: Unique within the process's lifetime (prefixed with the worker's pid).
+        environ: The WSGI environ of the upgrade request: path, query, headers, cookies, so the
+            site's own session cookie can identify the user.
+        remote_addr: The client's address as the server saw it.
+        data: Free for the application, e.g. a nickname.
+    """
+
+    def __init__(self, websocket: WebSocket, environ: Mapping[str, Any], remote_addr: str) -> None:
+        self.id = f"{_ID_PREFIX}{next(_ids)}"
+        self.websocket = websocket
+        self.environ = environ
+        self.remote_addr = remote_addr
+        self.data: dict[str, Any] = {}
+
+    @property
+    def version(self) -> str:
+        """The protocol version's name, e.g. ``"rfc6455"`` or ``"hixie-76"``."""
+        return self.websocket.version.value
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the handshake selected, None when the default app serves it."""
+        return self.websocket.subprotocol
+
+    @property
+    def path(self) -> str:
+        """The request path, e.g. ``"/chat"``."""
+        return str(self.environ.get("SCRIPT_NAME", "")) + str(self.environ.get("PATH_INFO", ""))
+
+    @property
+    def query_string(self) -> str:
+        """The raw query string of the upgrade request."""
+        return str(self.environ.get("QUERY_STRING", ""))
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is over."""
+        return self.websocket.closed
+
+    def send(self, message: Message) -> bool:
+        """Send a message (str as text, bytes as binary); False if the client is already gone."""
+        try:
+            self.websocket.send(message)
+        except ConnectionClosed:
+            log.debug("%s: send to a closed client dropped", self.id)
+            return False
+        return True
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
+        """Start the closing handshake; ``on_close`` follows."""
+        self.websocket.close(code, reason)
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} {self.remote_addr} {self.version}>"

@@ -1,0 +1,385 @@
+"""One WebSocket connection over a gevent socket, driven by the sans-IO endpoint.
+
+Theory of operation. The greenlet that owns the connection (the WSGI request's) reads: each call
+to :meth:`WebSocket.receive` returns a queued message, or reads once from the socket, and one
+read may complete many frames. Every write (application sends, pongs, close frames, keepalive
+pings, pre-framed broadcasts) goes into one outgoing buffer that a single writer greenlet empties
+with one ``sendall`` per batch: a burst of sends costs one system call, and two greenlets' sends
+never interleave on the wire. The writer also keeps the keepalive clock. :meth:`WebSocket.release`
+ends everything: it finishes the closing handshake within ``close_timeout``, lets the peer take
+our last bytes, and closes the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections import deque
+from time import monotonic
+from typing import Any
+
+import gevent
+from gevent.event import Event
+
+from ..protocol import (
+    BinaryMessage,
+    CloseCode,
+    Closed,
+    Endpoint,
+    ProtocolVersion,
+    State,
+    TextMessage,
+    WebSocketError,
+)
+from .settings import DEFAULT_SETTINGS, ConnectionSettings
+import contextlib
+
+__all__ = ["ConnectionClosed", "Message", "WebSocket"]
+
+log = logging.getLogger("wsbackend.connection")
+
+Message = str | bytes
+"""What :meth:`WebSocket.receive` returns: str for a text message, bytes for a binary one."""
+
+_KEEPALIVE_PAYLOAD = b"wsbackend-keepalive"
+
+
+class ConnectionClosed(WebSocketError):
+    """A send on a connection that is closing or closed."""
+
+
+class WebSocket:
+    """A WebSocket over a connected gevent socket, after the opening handshake was written.
+
+    The method names follow gevent-websocket's ``WebSocket`` (``receive``, ``send``, ``close``,
+    ``closed``), so code written for it runs on this object unchanged.
+
+    Args:
+        sock: The connected socket; this object owns it from now on.
+        endpoint: The protocol state machine for the negotiated version.
+        settings: Timeouts and buffer bounds.
+        initial_data: Bytes the host already read past the request head (hixie-76's key,
+            early frames).
+        peer: How log lines name the peer, e.g. ``"127.0.0.1:50312"``.
+        subprotocol: The subprotocol the handshake selected, if any.
+    """
+
+    def __init__(
+        self,
+        sock: Any,
+        endpoint: Endpoint,
+        settings: ConnectionSettings = DEFAULT_SETTINGS,
+        initial_data: bytes = b"",
+        peer: str = "-",
+        subprotocol: str | None = None,
+    ) -> None:
+        self.subprotocol = subprotocol
+        self.peer = peer
+        self.close_code: int | None = None
+        """Why the connection ended, once it has: the peer's close code, or 1006."""
+        self.close_reason = ""
+        self._sock = sock
+        self._endpoint = endpoint
+        self._settings = settings
+        self._messages: deque[Message] = deque()
+        self._closed = False
+        self._closed_event = Event()
+        self._aborted = False
+        self._reading = False
+        self._last_seen = monotonic()
+        self._out: list[bytes] = []
+        self._queued = 0
+        self._finishing = False
+        self._wake = Event()
+        self._drained = Event()
+        self._drained.set()
+        sock.settimeout(settings.send_timeout)
+        self._writer = gevent.spawn(self._write_loop)
+        if initial_data:
+            self._endpoint.receive_data(initial_data)
+        self._process_events()
+
+    @property
+    def version(self) -> ProtocolVersion:
+        """The protocol version the handshake agreed on."""
+        return self._endpoint.version
+
+    @property
+    def closed(self) -> bool:
+        """True once the connection is over; ``receive`` then drains what is left, then None."""
+        return self._closed
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for the peer and not yet written (as in the browser API)."""
+        return self._queued
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def receive(self) -> Message | None:
+        """The next message, waiting for it; None once the connection is closed.
+
+        Only one greenlet may receive at a time.
+        """
+        messages = self._messages
+        while not messages:
+            if self._closed:
+                return None
+            self._read()
+        return messages.popleft()
+
+    def _read(self) -> None:
+        data: bytes | None = None
+        self._reading = True
+        try:
+            if self._endpoint.state is State.AWAITING_KEY3:
+                with gevent.Timeout(self._settings.handshake_timeout, False):
+                    data = self._sock.recv(self._settings.read_size)
+                if data is None:
+                    log.info("%s: hixie-76 key bytes not received in time", self.peer)
+                    data = b""
+            else:
+                data = self._sock.recv(self._settings.read_size)
+        except TimeoutError:
+            return
+        except OSError as exc:
+            if not self._aborted:
+                log.debug("%s: read failed: %s", self.peer, exc)
+            data = b""
+        finally:
+            self._reading = False
+        if data:
+            self._last_seen = monotonic()
+            self._endpoint.receive_data(data)
+        else:
+            self._endpoint.receive_eof()
+        self._process_events()
+
+    def _process_events(self) -> None:
+        messages = self._messages
+        for event in self._endpoint.events_received():
+            kind = type(event)
+            if kind is TextMessage or kind is BinaryMessage:
+                messages.append(event.data)  # type: ignore[union-attr]
+            elif kind is Closed:
+                self._on_closed(event)  # type: ignore[arg-type]
+        self._flush_endpoint()
+
+    def _on_closed(self, event: Closed) -> None:
+        self._closed = True
+        self.close_code = event.code
+        self.close_reason = event.reason
+        failure = self._endpoint.failure
+        if failure is not None:
+            log.info("%s: failing the connection with %d: %s", self.peer, event.code, failure)
+        self._closed_event.set()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def send(
+        self, message: str | bytes | bytearray | memoryview, binary: bool | None = None
+    ) -> None:
+        """Send a message: text for str, binary for bytes, unless ``binary`` says otherwise.
+
+        Waits while more than ``max_send_buffer`` bytes are queued for this peer.
+
+        Raises:
+            ConnectionClosed: The connection is closing or closed.
+            InvalidState: A binary message to a hixie client, which has no binary frames.
+        """
+        self._check_sendable()
+        if binary is None:
+            binary = not isinstance(message, str)
+        if binary:
+            self._endpoint.send_binary(
+                message.encode() if isinstance(message, str) else bytes(message)
+            )
+        else:
+            self._endpoint.send_text(
+                message if isinstance(message, str) else bytes(message).decode()
+            )
+        self._flush_endpoint()
+        if self._queued > self._settings.max_send_buffer:
+            self._wait_drained()
+
+    def send_prepared(self, data: bytes) -> bool:
+        """Queue bytes already framed for this connection's wire format, without waiting.
+
+        This is the broadcast path: a message framed once is written to every peer that shares
+        the format. A peer whose queue would exceed ``max_send_buffer`` cannot keep up; it is
+        closed with 1008 and False is returned.
+        """
+        if self._closed or self._endpoint.state is not State.OPEN:
+            return False
+        if self._queued + len(data) > self._settings.max_send_buffer:
+            log.warning(
+                "%s: %d bytes queued, more than max_send_buffer=%d; closing a peer that does "
+                "not read",
+                self.peer,
+                self._queued,
+                self._settings.max_send_buffer,
+            )
+            self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
+            self._process_events()
+            return False
+        self._enqueue(data)
+        return True
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping (hybi and RFC 6455 only)."""
+        self._check_sendable()
+        self._endpoint.send_ping(payload)
+        self._flush_endpoint()
+
+    def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str | bytes = "") -> None:
+        """Start the closing handshake and wait up to ``close_timeout`` for the peer's answer."""
+        if self._closed:
+            return
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        self._endpoint.send_close(code, reason)
+        self._process_events()
+        if self._closed:
+            return
+        if self._reading:
+            self._closed_event.wait(self._settings.close_timeout)
+        else:
+            with gevent.Timeout(self._settings.close_timeout, False):
+                while not self._closed:
+                    self._read()
+        if not self._closed:
+            log.info("%s: no close frame within %s s", self.peer, self._settings.close_timeout)
+            self._abort()
+
+    def release(self) -> None:
+        """End the connection for good and free its socket and writer greenlet.
+
+        The owner calls this once, whatever happened: it closes with 1000 if nobody closed yet,
+        flushes what is queued, half-closes so that the peer sees our FIN first (RFC 6455
+        §7.1.1), waits briefly for the peer's, and closes the socket.
+        """
+        if not self._closed and not self._aborted:
+            self.close()
+        self._finishing = True
+        self._wake.set()
+        timeout = self._settings.close_timeout
+        self._writer.join(timeout)
+        if not self._writer.dead:
+            self._writer.kill(block=False)
+            self._abort()
+        if not self._aborted:
+            self._await_peer_eof(timeout)
+        self._sock.close()
+        self._closed = True
+
+    def _await_peer_eof(self, timeout: float) -> None:
+        self._shutdown_write()
+        try:
+            with gevent.Timeout(timeout, False):
+                while self._sock.recv(self._settings.read_size):
+                    pass
+        except OSError:
+            pass
+
+    def _check_sendable(self) -> None:
+        state = self._endpoint.state
+        if self._closed or self._aborted or state is State.CLOSING or state is State.CLOSED:
+            raise ConnectionClosed(f"cannot send: the connection to {self.peer} is closed")
+
+    def _flush_endpoint(self) -> None:
+        data = self._endpoint.data_to_send()
+        if data:
+            self._enqueue(data)
+        if self._endpoint.transport_should_close and not self._finishing:
+            self._finishing = True
+            self._wake.set()
+
+    def _enqueue(self, data: bytes) -> None:
+        self._out.append(data)
+        self._queued += len(data)
+        self._wake.set()
+
+    def _wait_drained(self) -> None:
+        limit = self._settings.max_send_buffer
+        while self._queued > limit and not self._aborted:
+            self._drained.clear()
+            self._drained.wait()
+
+    def _write_loop(self) -> None:
+        wake = self._wake
+        out = self._out
+        interval = self._settings.ping_interval
+        next_check = None if interval is None else monotonic() + interval
+        while not self._aborted:
+            if not out:
+                if self._finishing:
+                    self._shutdown_write()
+                    return
+                wake.wait(None if next_check is None else max(0.0, next_check - monotonic()))
+                wake.clear()
+            if out:
+                data = b"".join(out) if len(out) > 1 else out[0]
+                out.clear()
+                written = self._write(data)
+                self._queued -= len(data)
+                if self._queued <= self._settings.max_send_buffer:
+                    self._drained.set()
+                if not written:
+                    return
+            if next_check is not None and monotonic() >= next_check:
+                next_check = self._keepalive()
+
+    def _shutdown_write(self) -> None:
+        """Send our FIN once the last frame is out: RFC 6455 §7.1.1, the server closes first."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def _write(self, data: bytes) -> bool:
+        try:
+            self._sock.sendall(data)
+        except TimeoutError:
+            log.warning(
+                "%s: peer took no data for %s s; dropping it",
+                self.peer,
+                self._settings.send_timeout,
+            )
+        except OSError as exc:
+            log.debug("%s: write failed: %s", self.peer, exc)
+        else:
+            return True
+        self._abort()
+        return False
+
+    def _keepalive(self) -> float | None:
+        """Ping a silent peer and drop a dead one; return when to look again."""
+        settings = self._settings
+        assert settings.ping_interval is not None
+        now = monotonic()
+        silent = now - self._last_seen
+        if self._endpoint.version.is_hixie or self._endpoint.state is not State.OPEN:
+            return now + settings.ping_interval
+        if not self._reading:
+            # Nobody reads, so a pong could not be seen: no verdict on liveness.
+            self._last_seen = now
+            return now + settings.ping_interval
+        if silent >= settings.ping_interval + settings.ping_timeout:
+            log.info("%s: silent for %.1f s after a ping; dropping it as dead", self.peer, silent)
+            self._abort()
+            return None
+        if silent >= settings.ping_interval:
+            self._endpoint.send_ping(_KEEPALIVE_PAYLOAD)
+            self._flush_endpoint()
+            return now + settings.ping_timeout
+        return self._last_seen + settings.ping_interval
+
+    def _abort(self) -> None:
+        """Drop the connection without ceremony: the peer vanished, stalled or timed out."""
+        if self._aborted:
+            return
+        self._aborted = True
+        self._endpoint.receive_eof()
+        self._process_events()
+        self._drained.set()
+        self._wake.set()
+        with contextlib.suppress(OSError):
+            self._sock.close()

@@ -1,0 +1,82 @@
+"""Taking the client's socket over from whichever server runs the WSGI application.
+
+Each host hides the socket somewhere else, may already have read bytes past the request head
+(hixie-76's 8 key bytes, early frames) into a buffer of its own, and wants a different return
+value from an application that took the connection over. This module is the only place that
+knows those details:
+
+1. our pywsgi handler (``wsbackend.worker.WebSocketWorker``, ``wsbackend serve``): all versions;
+2. gunicorn's plain gevent worker (``-k gevent``): ``gunicorn.socket`` and its read-ahead buffer;
+3. gevent-websocket's worker: it already answered the RFC 6455 handshake and put its own
+   socket object in ``wsgi.websocket``; we take the socket underneath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = ["HANDLER_KEY", "SocketOwner", "Transport", "find_transport", "take_buffered"]
+
+HANDLER_KEY = "wsbackend.handler"
+"""Where our pywsgi handler puts itself in the environ."""
+
+
+class SocketOwner(Protocol):
+    """What our handler offers: give up the socket and the bytes it read ahead."""
+
+    def take_socket(self) -> tuple[Any, bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Transport:
+    """A socket taken over from the host.
+
+    Attributes:
+        socket: The connected gevent socket.
+        initial_data: Bytes the host had read past the request head.
+        handshake_sent: True when the host already wrote the 101 reply itself.
+        response: What the WSGI application returns to the host afterwards, so that the host
+            writes nothing more on the socket.
+    """
+
+    socket: Any
+    initial_data: bytes
+    handshake_sent: bool
+    response: Iterable[bytes]
+
+
+def take_buffered(rfile: Any, sock: Any) -> bytes:
+    """Drain what a buffered reader over ``sock`` holds, without waiting for more."""
+    timeout = sock.gettimeout()
+    sock.settimeout(0.0)
+    try:
+        held = rfile.peek(1)
+        return rfile.read(len(held)) if held else b""
+    except OSError:
+        return b""
+    finally:
+        sock.settimeout(timeout)
+
+
+def find_transport(environ: Mapping[str, Any]) -> Transport | None:
+    """Take over the socket of the request in ``environ``; None if this host cannot hand it over
+    (mod_wsgi, a server without one of the hooks above)."""
+    owner: SocketOwner | None = environ.get(HANDLER_KEY)
+    if owner is not None:
+        sock, initial = owner.take_socket()
+        return Transport(sock, initial, False, [])
+    legacy: Any = environ.get("wsgi.websocket")
+    handler = getattr(legacy, "handler", None)
+    if handler is not None and type(legacy).__module__.startswith("geventwebsocket"):
+        legacy.closed = True
+        return Transport(handler.socket, take_buffered(handler.rfile, handler.socket), True, [])
+    sock = environ.get("gunicorn.socket")
+    if sock is not None:
+        from gunicorn.workers.base_async import ALREADY_HANDLED
+
+        unreader = getattr(getattr(environ.get("wsgi.input"), "reader", None), "unreader", None)
+        initial = unreader.take_buffered() if unreader is not None else b""
+        return Transport(sock, initial, False, ALREADY_HANDLED)
+    return None

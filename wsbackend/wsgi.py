@@ -1,0 +1,224 @@
+"""The WSGI application that performs the upgrade and hands every other request to the site.
+
+One process and one domain serve both: ``WebSocketMiddleware(site_app, apps)`` answers upgrade
+requests itself, for every protocol version, and passes everything else to the site's own WSGI
+application. Without ``apps`` it works the way gevent-websocket does: the upgrade is performed and
+the site's application is called with ``environ["wsgi.websocket"]`` set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from .application import Application, AppRegistry, Client, run_session
+from .connection import DEFAULT_SETTINGS, ConnectionSettings, WebSocket
+from .hosts import find_transport
+from .protocol import (
+    DeflateConfig,
+    Endpoint,
+    HandshakeError,
+    HandshakePolicy,
+    HandshakeRequest,
+    Headers,
+    Limits,
+    accept,
+    is_upgrade_request,
+)
+from .protocol.handshake import AcceptedHandshake, OriginCheck
+from .protocol.headers import SEC_WEBSOCKET_VERSION
+from .protocol.limits import DEFAULT_LIMITS
+
+__all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
+
+log = logging.getLogger("wsbackend.wsgi")
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+NO_SOCKET_HANDOVER = (
+    "This server cannot hand its socket over to a WebSocket (mod_wsgi and plain WSGI servers "
+    "cannot). Run wsbackend under its gunicorn worker (gunicorn -k "
+    "wsbackend.worker.WebSocketWorker) or `wsbackend serve`, and route upgrade requests to it: "
+    "Apache `ProxyPass <path> http://<backend>/ upgrade=websocket`, nginx `proxy_pass` with "
+    "`proxy_set_header Upgrade $http_upgrade` (see apache/ and nginx/)."
+)
+
+
+def request_from_environ(environ: Mapping[str, Any]) -> HandshakeRequest:
+    """The request as the protocol core sees it, rebuilt from a WSGI environ."""
+    fields = [
+        (key[5:].replace("_", "-").title(), str(value))
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    ]
+    target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not target:
+        path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
+        query = environ.get("QUERY_STRING")
+        target = f"{path}?{query}" if query else path
+    return HandshakeRequest(
+        str(environ.get("REQUEST_METHOD", "GET")),
+        str(target),
+        str(environ.get("SERVER_PROTOCOL", "HTTP/1.0")),
+        Headers(fields),
+    )
+
+
+def peer_name(environ: Mapping[str, Any]) -> str:
+    """``"address:port"`` of the peer, for log lines."""
+    return f"{environ.get('REMOTE_ADDR', '-')}:{environ.get('REMOTE_PORT', '-')}"
+
+
+def respond(
+    start_response: StartResponse, status: str, text: str, headers: Sequence[tuple[str, str]] = ()
+) -> list[bytes]:
+    """A short plain-text response."""
+    body = (text + "\n").encode("utf-8")
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers,
+        ],
+    )
+    return [body]
+
+
+class WebSocketMiddleware:
+    """A WSGI application serving WebSocket upgrades beside the site's own pages.
+
+    Args:
+        site_app: The site's WSGI application, for every request that is not an upgrade (404
+            without one). With no ``apps`` it also receives upgraded requests, gevent-websocket
+            style, with ``environ["wsgi.websocket"]`` set.
+        apps: Applications by subprotocol, as an :class:`AppRegistry` or a mapping.
+        default_app: Serves clients that offer no subprotocol.
+        settings: Timeouts and buffer bounds of each connection.
+        limits: Frame, message and request size limits.
+        deflate: permessage-deflate preferences; None never negotiates it.
+        check_origin: Given the request's origin and the request, whether to accept it (403
+            otherwise); None accepts any origin.
+    """
+
+    handles_websocket_upgrades = True
+    """Tells our pywsgi handler not to wrap this application again."""
+
+    def __init__(
+        self,
+        site_app: WSGIApp | None = None,
+        apps: AppRegistry | Mapping[str, Application] | None = None,
+        *,
+        default_app: Application | None = None,
+        settings: ConnectionSettings = DEFAULT_SETTINGS,
+        limits: Limits = DEFAULT_LIMITS,
+        deflate: DeflateConfig | None = DeflateConfig(),  # noqa: B008 - frozen, shared safely
+        check_origin: OriginCheck | None = None,
+    ) -> None:
+        if isinstance(apps, AppRegistry):
+            self.registry: AppRegistry | None = apps
+            if default_app is not None:
+                apps.default = default_app
+        elif apps is not None or default_app is not None:
+            self.registry = AppRegistry(apps, default_app)
+        else:
+            self.registry = None
+        self.site_app = site_app
+        self.settings = settings
+        self.limits = limits
+        self.deflate = deflate
+        self.policy = HandshakePolicy(
+            select_subprotocol=self.registry.select if self.registry is not None else None,
+            check_origin=check_origin,
+            deflate=deflate,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if "HTTP_UPGRADE" in environ:
+            request = request_from_environ(environ)
+            if is_upgrade_request(request):
+                return self._upgrade(environ, request, start_response)
+        if self.site_app is None:
+            return respond(start_response, "404 Not Found", "Only WebSocket connections here.")
+        return self.site_app(environ, start_response)
+
+    def _upgrade(
+        self, environ: dict[str, Any], request: HandshakeRequest, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        peer = peer_name(environ)
+        host_upgraded = environ.get("wsgi.websocket") is not None
+        if host_upgraded and self.registry is None and self.site_app is not None:
+            return self.site_app(environ, start_response)
+        try:
+            accepted = accept(request, self.policy, environ.get("wsgi.url_scheme") == "https")
+        except HandshakeError as exc:
+            log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            if host_upgraded:
+                return []
+            return respond(start_response, exc.status_line, str(exc), exc.headers)
+        transport = find_transport(environ)
+        if transport is None:
+            log.error(
+                "%s: upgrade request reached a host without a socket: %s",
+                peer,
+                environ.get("SERVER_SOFTWARE", "unknown server"),
+            )
+            return respond(start_response, "501 Not Implemented", NO_SOCKET_HANDOVER)
+        websocket = self._open(
+            transport.socket, transport.initial_data, transport.handshake_sent, accepted, peer
+        )
+        if websocket is None:
+            return transport.response
+        try:
+            if self.registry is None:
+                self._run_site_app(environ, websocket, request)
+            else:
+                client = Client(websocket, environ, str(environ.get("REMOTE_ADDR", "")))
+                run_session(self.registry.app_for(accepted.subprotocol), client)
+        finally:
+            websocket.release()
+        return transport.response
+
+    def _open(
+        self,
+        sock: Any,
+        initial_data: bytes,
+        handshake_sent: bool,
+        accepted: AcceptedHandshake,
+        peer: str,
+    ) -> WebSocket | None:
+        if handshake_sent:
+            endpoint = Endpoint(accepted.version, limits=self.limits)
+        else:
+            try:
+                sock.sendall(accepted.response_head())
+            except OSError as exc:
+                log.info("%s: vanished during the handshake: %s", peer, exc)
+                sock.close()
+                return None
+            endpoint = Endpoint.for_handshake(accepted, self.limits, self.deflate)
+        log.debug(
+            "%s: open, %s, subprotocol %r", peer, accepted.version.value, accepted.subprotocol
+        )
+        return WebSocket(sock, endpoint, self.settings, initial_data, peer, accepted.subprotocol)
+
+    def _run_site_app(
+        self, environ: dict[str, Any], websocket: WebSocket, request: HandshakeRequest
+    ) -> None:
+        """gevent-websocket style: the site's application drives ``environ["wsgi.websocket"]``."""
+        assert self.site_app is not None
+        environ["wsgi.websocket"] = websocket
+        environ["wsgi.websocket_version"] = (
+            request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        )
+        result = self.site_app(environ, lambda status, headers, exc_info=None: None)
+        try:
+            for _ in result:
+                pass
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
