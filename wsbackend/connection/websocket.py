@@ -12,6 +12,7 @@ our last bytes, and closes the socket.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections import deque
@@ -32,7 +33,6 @@ from ..protocol import (
     WebSocketError,
 )
 from .settings import DEFAULT_SETTINGS, ConnectionSettings
-import contextlib
 
 __all__ = ["ConnectionClosed", "Message", "WebSocket"]
 
