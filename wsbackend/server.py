@@ -102,7 +102,7 @@ def _serve_with_gunicorn(options: ServerOptions) -> None:
         "bind": options.bind,
         "workers": options.workers,
         "worker_class": WORKER_CLASS,
-        "graceful_timeout": options.graceful_timeout,
+        "graceful_timeout": round(options.graceful_timeout),
         "control_socket_disable": True,
         "errorlog": "-",
     }

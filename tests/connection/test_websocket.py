@@ -1,0 +1,160 @@
+"""The gevent WebSocket (wsbackend/connection/websocket.py) over a real socket pair: keepalive,
+dead peers, the bounded send buffer, concurrent sends, and release."""
+
+from __future__ import annotations
+
+import gevent
+import pytest
+from gevent import socket
+
+from wsbackend.connection import ConnectionClosed, ConnectionSettings, WebSocket
+from wsbackend.protocol import (
+    BinaryMessage,
+    Closed,
+    Endpoint,
+    Ping,
+    ProtocolVersion,
+    Side,
+)
+from wsbackend.protocol.hybi import Opcode, encode_frame
+
+MASK = b"\x01\x02\x03\x04"
+
+
+class Peer:
+    """The client end: a socket and a client-side endpoint that decodes what the server sends."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.endpoint = Endpoint(ProtocolVersion.RFC_6455, Side.CLIENT)
+        self.events: list[object] = []
+
+    def read_events(self, timeout: float = 5.0) -> list[object]:
+        with gevent.Timeout(timeout):
+            data = self.sock.recv(1 << 20)
+        if data:
+            self.endpoint.receive_data(data)
+        else:
+            self.endpoint.receive_eof()
+        return self.endpoint.events_received()
+
+    def send_text(self, text: str) -> None:
+        self.sock.sendall(encode_frame(Opcode.TEXT, text.encode(), mask=MASK))
+
+
+def pair(**settings: object) -> tuple[WebSocket, Peer]:
+    server_sock, client_sock = socket.socketpair()
+    endpoint = Endpoint(ProtocolVersion.RFC_6455)
+    options: dict[str, object] = {"close_timeout": 0.5, **settings}
+    websocket = WebSocket(server_sock, endpoint, ConnectionSettings(**options), peer="test")  # type: ignore[arg-type]
+    return websocket, Peer(client_sock)
+
+
+def test_receive_returns_messages_then_none_after_close() -> None:
+    websocket, peer = pair()
+    peer.sock.sendall(
+        encode_frame(Opcode.TEXT, b"one", mask=MASK)
+        + encode_frame(Opcode.BINARY, b"two", mask=MASK)
+        + encode_frame(Opcode.CLOSE, b"\x03\xe8", mask=MASK)
+    )
+    assert websocket.receive() == "one"
+    assert websocket.receive() == b"two"
+    assert websocket.receive() is None
+    assert websocket.closed and websocket.close_code == 1000
+    websocket.release()
+    assert peer.read_events() == [Closed(1000, "", True)]
+
+
+def test_concurrent_sends_never_interleave() -> None:
+    """Large messages from many greenlets arrive whole and in per-greenlet order."""
+    websocket, peer = pair()
+    payloads = {index: bytes([index]) * 300_000 for index in range(5)}
+
+    def sender(index: int) -> None:
+        for _ in range(3):
+            websocket.send(payloads[index])
+
+    senders = [gevent.spawn(sender, index) for index in payloads]
+    received: list[bytes] = []
+    while len(received) < 15:
+        received.extend(
+            event.data for event in peer.read_events() if isinstance(event, BinaryMessage)
+        )
+    gevent.joinall(senders, raise_error=True)
+    assert sorted(received) == sorted(payload for payload in payloads.values() for _ in range(3))
+    websocket.release()
+
+
+def test_keepalive_pings_a_silent_peer_and_drops_a_dead_one() -> None:
+    websocket, peer = pair(ping_interval=0.2, ping_timeout=0.3)
+    reader = gevent.spawn(websocket.receive)
+    events = peer.read_events(timeout=2)
+    assert any(isinstance(event, Ping) for event in events)
+    assert reader.get(timeout=3) is None
+    assert websocket.close_code == 1006
+    websocket.release()
+
+
+def test_answered_pings_keep_the_connection_open() -> None:
+    websocket, peer = pair(ping_interval=0.2, ping_timeout=0.3)
+    reader = gevent.spawn(websocket.receive)
+    deadline = gevent.get_hub().loop.now() + 1.5
+    while gevent.get_hub().loop.now() < deadline:
+        for event in peer.read_events(timeout=2):
+            if isinstance(event, Ping):
+                peer.sock.sendall(encode_frame(Opcode.PONG, event.payload, mask=MASK))
+    assert not websocket.closed
+    peer.send_text("still alive")
+    assert reader.get(timeout=2) == "still alive"
+    websocket.release()
+
+
+def test_prepared_bytes_beyond_the_buffer_close_a_slow_peer_with_1008() -> None:
+    websocket, _peer = pair(max_send_buffer=100_000, send_timeout=0.5)
+    frame = encode_frame(Opcode.BINARY, b"x" * 40_000)
+    accepted = [websocket.send_prepared(frame) for _ in range(3)]
+    assert accepted == [True, True, False]
+    assert websocket.closed and websocket.close_code == 1008
+    websocket.release()
+
+
+def test_send_after_close_raises_connection_closed() -> None:
+    websocket, _peer = pair(close_timeout=0.2)
+    websocket.close()
+    with pytest.raises(ConnectionClosed):
+        websocket.send("too late")
+    websocket.release()
+
+
+def test_vanished_peer_ends_receive_with_1006() -> None:
+    websocket, peer = pair()
+    peer.send_text("last words")
+    peer.sock.close()
+    assert websocket.receive() == "last words"
+    assert websocket.receive() is None
+    assert websocket.close_code == 1006
+    websocket.release()
+
+
+def test_initial_data_is_processed_first() -> None:
+    server_sock, client_sock = socket.socketpair()
+    early = encode_frame(Opcode.TEXT, b"early", mask=MASK)
+    websocket = WebSocket(
+        server_sock,
+        Endpoint(ProtocolVersion.RFC_6455),
+        ConnectionSettings(close_timeout=0.5),
+        initial_data=early,
+    )
+    assert websocket.receive() == "early"
+    Peer(client_sock).send_text("later")
+    assert websocket.receive() == "later"
+    websocket.release()
+    client_sock.close()
+
+
+def test_release_closes_without_a_peer_answer_within_close_timeout() -> None:
+    """A peer that never answers our close frame costs at most close_timeout."""
+    websocket, peer = pair(close_timeout=0.2)
+    with gevent.Timeout(3):
+        websocket.release()
+    assert peer.read_events() == [Closed(1000, "", True)]

@@ -1,0 +1,142 @@
+"""Bad handshakes get the HTTP status the RFCs name, bad frames the close code, with a log line,
+and the server keeps serving the next client."""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.e2e_site import MAX_MESSAGE_SIZE
+from tests.e2e.rawclient import RawClient
+from tests.servers import free_port, running, wsbackend_serve
+
+
+def assert_still_serving(port: int) -> None:
+    client = RawClient(port)
+    assert client.hybi_handshake(13).status == 101
+    client.send_frame(0x1, b"still here")
+    assert client.read_message() == (0x1, b"still here")
+    client.close()
+
+
+UPGRADE = ["Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"]
+KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+
+
+@pytest.mark.parametrize(
+    ("lines", "status", "header"),
+    [
+        (["GET /ws HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 99"], 426,
+         ("sec-websocket-version", "13, 8, 7")),
+        (["GET /ws HTTP/1.1", *UPGRADE, "Sec-WebSocket-Key: abc", "Sec-WebSocket-Version: 13"],
+         400, None),
+        (["GET /ws HTTP/1.1", *UPGRADE, "Sec-WebSocket-Version: 13"], 400, None),
+        (["GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", KEY,
+          "Sec-WebSocket-Version: 13"], 400, None),
+        (["POST /ws HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 13", "Content-Length: 0"],
+         405, ("allow", "GET")),
+        (["GET /ws HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 13",
+          "Sec-WebSocket-Protocol: nope, neither"], 400, None),
+        (["GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade: WebSocket", "Connection: Upgrade",
+          "Sec-WebSocket-Key1: nospaces123", "Sec-WebSocket-Key2: 1 2"], 400, None),
+    ],
+    ids=["unknown-version", "short-key", "no-key", "no-connection-upgrade", "post",
+         "unserved-subprotocol", "hixie76-bad-key"],
+)  # fmt: skip
+def test_bad_handshake_is_refused(
+    server: int, lines: list[str], status: int, header: tuple[str, str] | None
+) -> None:
+    client = RawClient(server)
+    client.request(lines, b"12345678" if "hixie76" in str(lines) else b"")
+    response = client.read_response()
+    assert response.status == status, response
+    if header is not None:
+        assert response.headers[header[0]] == header[1]
+    client.close()
+    assert_still_serving(server)
+
+
+def close_code_after(
+    port: int, frames: list[tuple[int, bytes, bool, bool, int]], protocols: str | None = None
+) -> int:
+    client = RawClient(port)
+    assert client.hybi_handshake(13, protocols=protocols).status == 101
+    for opcode, payload, fin, mask, rsv in frames:
+        client.send_frame(opcode, payload, fin=fin, mask=mask, rsv=rsv)
+    opcode, payload = client.read_message()
+    assert opcode == 0x8
+    with contextlib.suppress(OSError):
+        client.send_frame(0x8, payload[:2])
+    assert client.at_eof()
+    return int(struct.unpack("!H", payload[:2])[0])
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        ([(0x1, b"unmasked", True, False, 0)], 1002),
+        ([(0x3, b"", True, True, 0)], 1002),
+        ([(0x1, b"rsv2", True, True, 0x20)], 1002),
+        ([(0x9, b"x" * 126, True, True, 0)], 1002),
+        ([(0x9, b"fragmented ping", False, True, 0)], 1002),
+        ([(0x0, b"nothing to continue", True, True, 0)], 1002),
+        ([(0x1, b"start", False, True, 0), (0x1, b"again", True, True, 0)], 1002),
+        ([(0x1, b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80", True, True, 0)], 1007),
+        ([(0x1, b"ok so far \xf0\x90", False, True, 0), (0x0, b"\x28", True, True, 0)], 1007),
+        ([(0x8, b"\x03\xe8\xff", True, True, 0)], 1007),
+        ([(0x8, b"\x03\xed", True, True, 0)], 1002),
+        ([(0x2, b"a" * (MAX_MESSAGE_SIZE // 2), False, True, 0),
+          (0x0, b"b" * (MAX_MESSAGE_SIZE // 2 + 1), True, True, 0)], 1009),
+    ],
+    ids=["unmasked", "reserved-opcode", "rsv2", "long-ping", "fragmented-ping",
+         "stray-continuation", "interleaved-message", "bad-utf8", "bad-utf8-across-fragments",
+         "bad-utf8-close-reason", "reserved-close-code", "oversized-message"],
+)  # fmt: skip
+def test_bad_frames_close_with_the_rfc_code(
+    server: int, frames: list[tuple[int, bytes, bool, bool, int]], code: int
+) -> None:
+    assert close_code_after(server, frames) == code
+    assert_still_serving(server)
+
+
+def test_failing_app_closes_only_its_client_with_1011(server: int) -> None:
+    """An exception in on_message closes that client with 1011; others are unaffected."""
+    bystander = RawClient(server)
+    assert bystander.hybi_handshake(13).status == 101
+    assert close_code_after(server, [(0x1, b"boom", True, True, 0)], protocols="fail") == 1011
+    bystander.send_frame(0x1, b"unaffected")
+    assert bystander.read_message() == (0x1, b"unaffected")
+    bystander.close()
+
+
+def test_vanished_peer_mid_frame_leaves_the_server_serving(server: int) -> None:
+    client = RawClient(server)
+    assert client.hybi_handshake(13).status == 101
+    client.send(b"\x82\xfe\xff\xff")
+    client.close()
+    assert_still_serving(server)
+
+
+def test_hixie_invalid_utf8_closes_the_connection(server: int) -> None:
+    client = RawClient(server)
+    assert client.hixie76_handshake().status == 101
+    client.send(b"\x00\xc3\x28\xff")
+    assert client.at_eof()
+    assert_still_serving(server)
+
+
+def test_refusals_and_failures_are_logged(tmp_path: Path) -> None:
+    """One clear line per refused handshake and per failed connection, naming the peer."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with running(wsbackend_serve(port, "e2e_site:application"), port, log):
+        client = RawClient(port)
+        client.request(["GET /chat HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 5"])
+        assert client.read_response().status == 426
+        assert close_code_after(port, [(0x1, b"\xff", True, True, 0)]) == 1007
+    text = log.read_text()
+    assert "refused /chat: 426 Upgrade Required: unsupported Sec-WebSocket-Version '5'" in text
+    assert "failing the connection with 1007: invalid UTF-8 in text message at byte 0" in text
