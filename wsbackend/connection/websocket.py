@@ -90,6 +90,7 @@ class WebSocket:
         self._out: list[bytes] = []
         self._queued = 0
         self._finishing = False
+        self._writing = False
         self._wake = Event()
         self._drained = Event()
         self._drained.set()
@@ -222,7 +223,7 @@ class WebSocket:
             self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
             self._process_events()
             return False
-        self._enqueue(data)
+        self._enqueue(data, write_now=False)
         return True
 
     def ping(self, payload: bytes = b"") -> None:
@@ -294,10 +295,40 @@ class WebSocket:
             self._finishing = True
             self._wake.set()
 
-    def _enqueue(self, data: bytes) -> None:
+    def _enqueue(self, data: bytes, write_now: bool = True) -> None:
+        """Queue bytes; write them at once unless a batch is under way or ``write_now`` is off.
+
+        While received messages wait to be handled, or another greenlet is writing, the bytes
+        join the queue and the writer greenlet sends them all in one call once this greenlet
+        yields. Otherwise the caller writes them itself, which saves two greenlet switches
+        on every lone message. Broadcasts never write in the caller's greenlet, so that one
+        slow peer cannot hold up the others.
+        """
         self._out.append(data)
         self._queued += len(data)
-        self._wake.set()
+        if not write_now or self._messages or self._writing:
+            self._wake.set()
+        else:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        """Write everything queued, including what is queued while this write blocks."""
+        out = self._out
+        self._writing = True
+        try:
+            while out and not self._aborted:
+                data = b"".join(out) if len(out) > 1 else out[0]
+                out.clear()
+                written = self._write(data)
+                self._queued -= len(data)
+                if not written:
+                    break
+        finally:
+            self._writing = False
+        if self._queued <= self._settings.max_send_buffer:
+            self._drained.set()
+        if self._finishing:
+            self._wake.set()
 
     def _wait_drained(self) -> None:
         limit = self._settings.max_send_buffer
@@ -306,26 +337,21 @@ class WebSocket:
             self._drained.wait()
 
     def _write_loop(self) -> None:
+        """The writer greenlet: sends batches queued by others, keeps the keepalive clock, and
+        sends our FIN once the connection is finished."""
         wake = self._wake
         out = self._out
         interval = self._settings.ping_interval
         next_check = None if interval is None else monotonic() + interval
         while not self._aborted:
-            if not out:
-                if self._finishing:
+            if not out or self._writing:
+                if self._finishing and not out and not self._writing:
                     self._shutdown_write()
                     return
                 wake.wait(None if next_check is None else max(0.0, next_check - monotonic()))
                 wake.clear()
-            if out:
-                data = b"".join(out) if len(out) > 1 else out[0]
-                out.clear()
-                written = self._write(data)
-                self._queued -= len(data)
-                if self._queued <= self._settings.max_send_buffer:
-                    self._drained.set()
-                if not written:
-                    return
+            if out and not self._writing:
+                self._write_out()
             if next_check is not None and monotonic() >= next_check:
                 next_check = self._keepalive()
 
