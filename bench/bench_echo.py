@@ -40,9 +40,10 @@ def peers(port: int) -> dict[str, list[str]]:
     return {
         "wsbackend": [*gunicorn, "wsbackend.worker.WebSocketWorker", "apps.site:application"],
         "gevent-websocket": [
-            *gunicorn, "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
+            *gunicorn,
+            "geventwebsocket.gunicorn.workers.GeventWebSocketWorker",
             "legacy_app:application",
-        ],  # fmt: skip
+        ],
         "picows": [sys.executable, str(ROOT / "bench" / "peers" / "picows_echo.py"), str(port)],
     }
 

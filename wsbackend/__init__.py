@@ -19,6 +19,8 @@ _EXPORTS = {
     "ConnectionClosed": "wsbackend.connection",
     "ConnectionSettings": "wsbackend.connection",
     "DeflateConfig": "wsbackend.protocol",
+    "Group": "wsbackend.application",
+    "OriginPolicy": "wsbackend.protocol",
     "Limits": "wsbackend.protocol",
     "WebSocket": "wsbackend.connection",
     "WebSocketMiddleware": "wsbackend.wsgi",
@@ -32,7 +34,9 @@ __all__ = [
     "ConnectionClosed",
     "ConnectionSettings",
     "DeflateConfig",
+    "Group",
     "Limits",
+    "OriginPolicy",
     "WebSocket",
     "WebSocketMiddleware",
     "__version__",
@@ -41,7 +45,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .application import Application, AppRegistry, Client
     from .connection import ConnectionClosed, ConnectionSettings, WebSocket
-    from .protocol import CloseCode, DeflateConfig, Limits
+    from .protocol import CloseCode, DeflateConfig, Limits, OriginPolicy
     from .wsgi import WebSocketMiddleware
 
 

@@ -19,11 +19,13 @@ from .hosts import find_transport
 from .protocol import (
     DeflateConfig,
     Endpoint,
+    Forbidden,
     HandshakeError,
     HandshakePolicy,
     HandshakeRequest,
     Headers,
     Limits,
+    OriginPolicy,
     accept,
     is_upgrade_request,
 )
@@ -37,6 +39,7 @@ log = logging.getLogger("wsbackend.wsgi")
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Admission = Callable[[dict[str, Any]], bool]
 
 NO_SOCKET_HANDOVER = (
     "This server cannot hand its socket over to a WebSocket (mod_wsgi and plain WSGI servers "
@@ -100,8 +103,13 @@ class WebSocketMiddleware:
         settings: Timeouts and buffer bounds of each connection.
         limits: Frame, message and request size limits.
         deflate: permessage-deflate preferences; None never negotiates it.
-        check_origin: Given the request's origin and the request, whether to accept it (403
-            otherwise); None accepts any origin.
+        allowed_origins: Page origins accepted besides the site's own (``"*"`` for any). By
+            default only pages of the host the socket is on may open one (403 otherwise),
+            which defeats cross-site WebSocket hijacking.
+        check_origin: Replaces the origin policy: given the request's origin (None when
+            absent) and the request, whether to accept it.
+        admit: Sees the environ (cookies, path, headers) before the handshake completes and
+            returns False to refuse with 403, e.g. without a valid session cookie.
     """
 
     handles_websocket_upgrades = True
@@ -116,7 +124,9 @@ class WebSocketMiddleware:
         settings: ConnectionSettings = DEFAULT_SETTINGS,
         limits: Limits = DEFAULT_LIMITS,
         deflate: DeflateConfig | None = DeflateConfig(),  # noqa: B008 - frozen, shared safely
+        allowed_origins: Iterable[str] = (),
         check_origin: OriginCheck | None = None,
+        admit: Admission | None = None,
     ) -> None:
         if isinstance(apps, AppRegistry):
             self.registry: AppRegistry | None = apps
@@ -130,9 +140,10 @@ class WebSocketMiddleware:
         self.settings = settings
         self.limits = limits
         self.deflate = deflate
+        self.admit = admit
         self.policy = HandshakePolicy(
             select_subprotocol=self.registry.select if self.registry is not None else None,
-            check_origin=check_origin,
+            check_origin=check_origin or OriginPolicy.allowing(allowed_origins),
             deflate=deflate,
         )
 
@@ -154,6 +165,8 @@ class WebSocketMiddleware:
             return self.site_app(environ, start_response)
         try:
             accepted = accept(request, self.policy, environ.get("wsgi.url_scheme") == "https")
+            if self.admit is not None and not self.admit(environ):
+                raise Forbidden("refused by the admission hook")
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
             if host_upgraded:
@@ -176,8 +189,11 @@ class WebSocketMiddleware:
             if self.registry is None:
                 self._run_site_app(environ, websocket, request)
             else:
-                client = Client(websocket, environ, str(environ.get("REMOTE_ADDR", "")))
-                run_session(self.registry.app_for(accepted.subprotocol), client)
+                app = self.registry.app_for(accepted.subprotocol)
+                client = Client(
+                    websocket, environ, str(environ.get("REMOTE_ADDR", "")), app.directory
+                )
+                run_session(app, client)
         finally:
             websocket.release()
         return transport.response

@@ -6,10 +6,14 @@ import itertools
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Any
 
 from ..connection import ConnectionClosed, Message, WebSocket
-from ..protocol import CloseCode
+from ..protocol import CloseCode, InvalidState
+
+if TYPE_CHECKING:
+    from .directory import Directory, Group
 
 __all__ = ["Client"]
 
@@ -26,16 +30,25 @@ class Client:
         id: Unique within the process's lifetime (prefixed with the worker's pid).
         environ: The WSGI environ of the upgrade request: path, query, headers, cookies, so the
             site's own session cookie can identify the user.
-        remote_addr: The client's address as the server saw it.
+        remote_addr: The client's address (the real one behind a trusted proxy).
+        groups: The names of the groups the client is in.
         data: Free for the application, e.g. a nickname.
     """
 
-    def __init__(self, websocket: WebSocket, environ: Mapping[str, Any], remote_addr: str) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        environ: Mapping[str, Any],
+        remote_addr: str,
+        directory: Directory | None = None,
+    ) -> None:
         self.id = f"{_ID_PREFIX}{next(_ids)}"
         self.websocket = websocket
         self.environ = environ
         self.remote_addr = remote_addr
+        self.groups: set[str] = set()
         self.data: dict[str, Any] = {}
+        self._directory = directory
 
     @property
     def version(self) -> str:
@@ -58,18 +71,45 @@ class Client:
         return str(self.environ.get("QUERY_STRING", ""))
 
     @property
+    def cookies(self) -> dict[str, str]:
+        """The request's cookies, e.g. the site's session cookie; empty if unparsable."""
+        cookie = SimpleCookie()
+        try:
+            cookie.load(str(self.environ.get("HTTP_COOKIE", "")))
+        except CookieError:
+            return {}
+        return {name: morsel.value for name, morsel in cookie.items()}
+
+    @property
     def closed(self) -> bool:
         """True once the connection is over."""
         return self.websocket.closed
 
     def send(self, message: Message) -> bool:
-        """Send a message (str as text, bytes as binary); False if the client is already gone."""
+        """Send a message (str as text, bytes as binary), waiting if the client's queue is full.
+
+        Returns False if the client is already gone, and for binary to a hixie client, which
+        has no binary frames.
+        """
         try:
             self.websocket.send(message)
-        except ConnectionClosed:
-            log.debug("%s: send to a closed client dropped", self.id)
+        except (ConnectionClosed, InvalidState) as exc:
+            log.debug("%s: message dropped: %s", self.id, exc)
             return False
         return True
+
+    def join(self, group: str) -> Group:
+        """Join the group called ``group`` of this client's application."""
+        return self._require_directory().join(self, group)
+
+    def leave(self, group: str) -> None:
+        """Leave the group called ``group`` (nothing happens if not in it)."""
+        self._require_directory().leave(self, group)
+
+    def _require_directory(self) -> Directory:
+        if self._directory is None:
+            raise RuntimeError("this client is not served by an application")
+        return self._directory
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
         """Start the closing handshake; ``on_close`` follows."""

@@ -20,6 +20,8 @@ def run_session(app: Application, client: Client) -> None:
     the server, so other clients are unaffected.
     """
     websocket = client.websocket
+    directory = app.directory
+    directory.add(client)
     try:
         app.on_connect(client)
         receive = websocket.receive
@@ -30,6 +32,7 @@ def run_session(app: Application, client: Client) -> None:
         log.exception("%s: %s raised; closing the client with 1011", client.id, type(app).__name__)
         websocket.close(CloseCode.INTERNAL_ERROR, "internal error")
     finally:
+        directory.remove(client)
         code = websocket.close_code
         try:
             app.on_close(

@@ -32,6 +32,7 @@ from ..protocol import (
     TextMessage,
     WebSocketError,
 )
+from ..protocol.wire import WireFormat
 from .settings import DEFAULT_SETTINGS, ConnectionSettings
 
 __all__ = ["ConnectionClosed", "Message", "WebSocket"]
@@ -109,6 +110,11 @@ class WebSocket:
     def closed(self) -> bool:
         """True once the connection is over; ``receive`` then drains what is left, then None."""
         return self._closed
+
+    @property
+    def wire_format(self) -> WireFormat | None:
+        """Which pre-framed broadcasts this peer takes; None when it needs its own frames."""
+        return self._endpoint.wire_format
 
     @property
     def buffered_amount(self) -> int:
@@ -204,27 +210,50 @@ class WebSocket:
             self._wait_drained()
 
     def send_prepared(self, data: bytes) -> bool:
-        """Queue bytes already framed for this connection's wire format, without waiting.
+        """Queue bytes already framed for this connection's :attr:`wire_format`, never waiting.
 
-        This is the broadcast path: a message framed once is written to every peer that shares
-        the format. A peer whose queue would exceed ``max_send_buffer`` cannot keep up; it is
-        closed with 1008 and False is returned.
+        This is the broadcast path: a message framed once is queued for every peer of that
+        format, and the writer greenlets send it. False if the peer is gone or too slow (see
+        :meth:`send_nowait`).
         """
-        if self._closed or self._endpoint.state is not State.OPEN:
-            return False
-        if self._queued + len(data) > self._settings.max_send_buffer:
-            log.warning(
-                "%s: %d bytes queued, more than max_send_buffer=%d; closing a peer that does "
-                "not read",
-                self.peer,
-                self._queued,
-                self._settings.max_send_buffer,
-            )
-            self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
-            self._process_events()
+        if not self._has_room(len(data)):
             return False
         self._enqueue(data, write_now=False)
         return True
+
+    def send_nowait(self, message: Message) -> bool:
+        """Frame a message for this peer alone and queue it, never waiting.
+
+        For broadcasts to peers whose frames cannot be shared. A peer whose queue would exceed
+        ``max_send_buffer`` does not read fast enough; it is closed with 1008 and False is
+        returned, so that it never holds up a broadcast. False too for a peer that is gone, and
+        for binary to hixie, which has no binary frames.
+        """
+        if not self._has_room(len(message)):
+            return False
+        if isinstance(message, str):
+            self._endpoint.send_text(message)
+        elif self._endpoint.version.is_hixie:
+            return False
+        else:
+            self._endpoint.send_binary(message)
+        self._enqueue(self._endpoint.data_to_send(), write_now=False)
+        return True
+
+    def _has_room(self, size: int) -> bool:
+        if self._closed or self._endpoint.state is not State.OPEN:
+            return False
+        if self._queued + size <= self._settings.max_send_buffer:
+            return True
+        log.warning(
+            "%s: %d bytes queued, over max_send_buffer=%d; closing a peer that does not read",
+            self.peer,
+            self._queued,
+            self._settings.max_send_buffer,
+        )
+        self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
+        self._process_events()
+        return False
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping (hybi and RFC 6455 only)."""

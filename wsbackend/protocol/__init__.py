@@ -28,6 +28,7 @@ from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HandshakePolicy, accept, is_upgrade_request
 from .headers import Headers
 from .limits import Limits
+from .origin import OriginPolicy, same_origin
 from .request import HandshakeRequest, parse_request_head
 from .versions import ProtocolVersion
 
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidState",
     "Limits",
     "MethodNotAllowed",
+    "OriginPolicy",
     "PayloadTooBig",
     "Ping",
     "Pong",
@@ -65,4 +67,5 @@ __all__ = [
     "accept",
     "is_upgrade_request",
     "parse_request_head",
+    "same_origin",
 ]

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from .errors import InvalidPayload, PayloadTooBig
 from .headers import ExtensionOffer
 
-__all__ = ["DeflateConfig", "DeflateParameters", "PerMessageDeflate", "negotiate_deflate"]
+__all__ = [
+    "DeflateConfig",
+    "DeflateParameters",
+    "PerMessageDeflate",
+    "SharedDeflate",
+    "negotiate_deflate",
+]
 
 EXTENSION_NAME = "permessage-deflate"
 _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
@@ -139,6 +145,33 @@ def negotiate_deflate(
     return None
 
 
+def _deflate_message(data: bytes, compressor: zlib._Compress) -> bytes:
+    """Compress one whole message, without the trailing empty block (RFC 7692 §7.2.1)."""
+    compressed = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    if compressed.endswith(_EMPTY_BLOCK_TAIL):
+        return compressed[:-4]
+    return compressed
+
+
+@dataclass(frozen=True, slots=True)
+class SharedDeflate:
+    """Compression that starts afresh with every message (``server_no_context_takeover``).
+
+    Its output depends only on these fields and the message, so connections with equal
+    settings can share one compressed frame: a broadcast compresses once, not per client.
+    """
+
+    window_bits: int
+    level: int
+    min_size: int
+
+    def compress(self, data: bytes) -> bytes:
+        """The compressed payload of one message."""
+        return _deflate_message(
+            data, zlib.compressobj(self.level, zlib.DEFLATED, -self.window_bits)
+        )
+
+
 class PerMessageDeflate:
     """The compressor and decompressor of one connection, seen from the server.
 
@@ -182,14 +215,16 @@ class PerMessageDeflate:
 
     def compress(self, data: bytes) -> bytes:
         """Compress one whole message, without the trailing empty block (RFC 7692 §7.2.1)."""
-        if self._reset_compressor:
-            compressor = self._new_compressor()
-            compressed = compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-        else:
-            compressed = self._compressor.compress(data) + self._compressor.flush(zlib.Z_SYNC_FLUSH)
-        if compressed.endswith(_EMPTY_BLOCK_TAIL):
-            return compressed[:-4]
-        return compressed
+        compressor = self._new_compressor() if self._reset_compressor else self._compressor
+        return _deflate_message(data, compressor)
+
+    @property
+    def shared(self) -> SharedDeflate | None:
+        """The settings to share compressed frames under, or None when this connection keeps
+        its compression context (each message then depends on the ones before it)."""
+        if not self._reset_compressor:
+            return None
+        return SharedDeflate(self._deflate_bits, self._level, self._min_size)
 
     def decompress(self, data: bytes, budget: int, final: bool) -> bytes:
         """Inflate one frame of a compressed message, producing at most ``budget`` bytes.

@@ -35,6 +35,7 @@ from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import MessageAssembler
 from .versions import ProtocolVersion
+from .wire import HIXIE, HYBI, WireFormat
 
 __all__ = ["Endpoint", "Side", "State"]
 
@@ -282,6 +283,20 @@ class Endpoint:
         data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
         self._outgoing.clear()
         return data
+
+    @property
+    def wire_format(self) -> WireFormat | None:
+        """The format whose pre-framed messages this endpoint's peer accepts (see
+        :mod:`.wire`); None when frames cannot be shared (a client masks each frame; a
+        compression context makes each message depend on the ones before)."""
+        if self._hixie_parser is not None:
+            return HIXIE
+        if self._mask:
+            return None
+        if self._deflate is None:
+            return HYBI
+        shared = self._deflate.shared
+        return None if shared is None else WireFormat(hixie=False, deflate=shared)
 
     @property
     def transport_should_close(self) -> bool:
