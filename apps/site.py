@@ -12,9 +12,11 @@ from typing import Any
 
 from wsbackend import AppRegistry, WebSocketMiddleware
 
+from .chat import ChatApp
+from .cursors import CursorsApp
 from .echo import EchoApp
 
-PAGES = ("echo",)
+PAGES = ("echo", "chat", "cursors")
 
 
 def _page(name: str) -> bytes:
@@ -51,5 +53,8 @@ def pages(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterab
 
 
 echo = EchoApp()
-registry = AppRegistry({"echo": echo}, default=echo)
+registry = AppRegistry(
+    {"echo": echo, "chat": ChatApp(), "cursors": CursorsApp()},
+    default=echo,
+)
 application = WebSocketMiddleware(pages, registry)

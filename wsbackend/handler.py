@@ -64,7 +64,9 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         """Give the socket and the bytes read past the request head to a WebSocket."""
         self._detached = True
         self.close_connection = True
-        return self.socket, take_buffered(self.rfile, self.socket)
+        initial_data = take_buffered(self.rfile, self.socket)
+        self.rfile.close()
+        return self.socket, initial_data
 
     def run_application(self) -> None:
         application: Any = self.application  # type: ignore[has-type]

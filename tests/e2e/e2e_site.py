@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from apps.chat import ChatApp
+from apps.cursors import CursorsApp
 from apps.echo import EchoApp
 from apps.site import pages
-from wsbackend import Application, AppRegistry, Client, Limits, WebSocketMiddleware
+from wsbackend import (
+    Application,
+    AppRegistry,
+    Client,
+    ConnectionSettings,
+    Limits,
+    WebSocketMiddleware,
+)
 
 MAX_MESSAGE_SIZE = 2 * 1024 * 1024
+MAX_SEND_BUFFER = 256 * 1024
+ALLOWED_ORIGIN = "https://allowed.example"
+PRIVATE_PATH = "/private"
+SESSION_COOKIE = "session=valid"
 
 
 class FailingApp(Application):
@@ -23,10 +38,29 @@ class ClosingApp(Application):
         client.close(int(message), "as requested")
 
 
+def admit(environ: dict[str, Any]) -> bool:
+    """The private path needs the site's session cookie."""
+    if environ.get("PATH_INFO") != PRIVATE_PATH:
+        return True
+    return SESSION_COOKIE in str(environ.get("HTTP_COOKIE", ""))
+
+
 echo = EchoApp()
-registry = AppRegistry({"echo": echo, "fail": FailingApp(), "close": ClosingApp()}, default=echo)
+registry = AppRegistry(
+    {
+        "echo": echo,
+        "chat": ChatApp(),
+        "cursors": CursorsApp(),
+        "fail": FailingApp(),
+        "close": ClosingApp(),
+    },
+    default=echo,
+)
 application = WebSocketMiddleware(
     pages,
     registry,
     limits=Limits(max_message_size=MAX_MESSAGE_SIZE, max_frame_size=MAX_MESSAGE_SIZE),
+    settings=ConnectionSettings(max_send_buffer=MAX_SEND_BUFFER, close_timeout=2.0),
+    allowed_origins=[ALLOWED_ORIGIN],
+    admit=admit,
 )

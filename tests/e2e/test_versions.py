@@ -50,7 +50,7 @@ def test_hybi_echo_ping_and_close(server: int, version: int) -> None:
     """hybi-07, hybi-08 and RFC 6455: text, binary, a fragmented 1 MiB message with a ping
     between its fragments, and a clean close that the server ends with its FIN."""
     client = RawClient(server)
-    response = client.hybi_handshake(version, protocols="chat, echo")
+    response = client.hybi_handshake(version, protocols="no-such-app, echo")
     assert response.status == 101
     assert response.headers["sec-websocket-protocol"] == "echo"
     client.send_frame(0x1, "héllo".encode())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import struct
 from collections import deque
 from time import monotonic
 from typing import Any
@@ -43,6 +44,8 @@ Message = str | bytes
 """What :meth:`WebSocket.receive` returns: str for a text message, bytes for a binary one."""
 
 _KEEPALIVE_PAYLOAD = b"wsbackend-keepalive"
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)
+"""SO_LINGER on, zero seconds: close with a reset, discarding unsent data."""
 
 
 class ConnectionClosed(WebSocketError):
@@ -96,6 +99,10 @@ class WebSocket:
         self._drained = Event()
         self._drained.set()
         sock.settimeout(settings.send_timeout)
+        with contextlib.suppress(OSError):
+            # Messages are written whole; Nagle's algorithm would hold small ones back for an
+            # ACK that the peer delays, 40 ms at a time.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._writer = gevent.spawn(self._write_loop)
         if initial_data:
             self._endpoint.receive_data(initial_data)
@@ -251,8 +258,11 @@ class WebSocket:
             self._queued,
             self._settings.max_send_buffer,
         )
+        self._queued -= sum(len(data) for data in self._out)
+        self._out.clear()
         self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
         self._process_events()
+        gevent.spawn_later(self._settings.close_timeout, self._abort)
         return False
 
     def ping(self, payload: bytes = b"") -> None:
@@ -428,7 +438,13 @@ class WebSocket:
         return self._last_seen + settings.ping_interval
 
     def _abort(self) -> None:
-        """Drop the connection without ceremony: the peer vanished, stalled or timed out."""
+        """Drop the connection without ceremony: the peer vanished, stalled or timed out.
+
+        ``shutdown`` first: it wakes every greenlet blocked on the socket at once, where
+        ``close`` does nothing while the host still holds a file object made from it. A zero
+        linger makes the close a reset that discards what the kernel still holds for the
+        peer: a peer that stopped reading would otherwise be fed it for minutes.
+        """
         if self._aborted:
             return
         self._aborted = True
@@ -436,5 +452,9 @@ class WebSocket:
         self._process_events()
         self._drained.set()
         self._wake.set()
+        with contextlib.suppress(OSError):
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(OSError):
             self._sock.close()
