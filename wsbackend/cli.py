@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from .flashpolicy import POLICY_ENV
+from .proxies import TRUSTED_PROXIES_ENV
 from .server import ServerOptions
 
 __all__ = ["DEFAULT_APPLICATION", "main"]
@@ -37,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="answer Flash <policy-file-request/> with this policy file (off by default)",
     )
+    serve.add_argument(
+        "--trusted-proxies",
+        metavar="ADDRS",
+        help="comma-separated proxy addresses or networks whose X-Forwarded-* headers are "
+        "believed (default: 127.0.0.1,::1)",
+    )
     serve.add_argument("--log-level", default="info", help="debug, info, warning (default: info)")
     return parser
 
@@ -46,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if bool(args.certfile) != bool(args.keyfile):
         print("wsbackend: --certfile and --keyfile go together", file=sys.stderr)
         return 2
+    if args.trusted_proxies:
+        os.environ[TRUSTED_PROXIES_ENV] = args.trusted_proxies
     if args.flash_policy:
         os.environ[POLICY_ENV] = os.path.abspath(args.flash_policy)
     logging.basicConfig(

@@ -32,6 +32,7 @@ from .protocol import (
 from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import SEC_WEBSOCKET_VERSION
 from .protocol.limits import DEFAULT_LIMITS
+from .proxies import ClientView, TrustedProxies
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
 
@@ -50,13 +51,18 @@ NO_SOCKET_HANDOVER = (
 )
 
 
-def request_from_environ(environ: Mapping[str, Any]) -> HandshakeRequest:
-    """The request as the protocol core sees it, rebuilt from a WSGI environ."""
+def request_from_environ(environ: Mapping[str, Any], host: str | None = None) -> HandshakeRequest:
+    """The request as the protocol core sees it, rebuilt from a WSGI environ.
+
+    ``host`` replaces the Host header: the one a trusted proxy says the client asked for.
+    """
     fields = [
         (key[5:].replace("_", "-").title(), str(value))
         for key, value in environ.items()
-        if key.startswith("HTTP_")
+        if key.startswith("HTTP_") and not (host and key == "HTTP_HOST")
     ]
+    if host:
+        fields.append(("Host", host))
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not target:
         path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
@@ -110,6 +116,8 @@ class WebSocketMiddleware:
             absent) and the request, whether to accept it.
         admit: Sees the environ (cookies, path, headers) before the handshake completes and
             returns False to refuse with 403, e.g. without a valid session cookie.
+        trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed;
+            by default those of ``WSBACKEND_TRUSTED_PROXIES``, else loopback.
     """
 
     handles_websocket_upgrades = True
@@ -127,6 +135,7 @@ class WebSocketMiddleware:
         allowed_origins: Iterable[str] = (),
         check_origin: OriginCheck | None = None,
         admit: Admission | None = None,
+        trusted_proxies: Iterable[str] | None = None,
     ) -> None:
         if isinstance(apps, AppRegistry):
             self.registry: AppRegistry | None = apps
@@ -141,6 +150,11 @@ class WebSocketMiddleware:
         self.limits = limits
         self.deflate = deflate
         self.admit = admit
+        self.proxies = (
+            TrustedProxies.from_environment()
+            if trusted_proxies is None
+            else TrustedProxies(trusted_proxies)
+        )
         self.policy = HandshakePolicy(
             select_subprotocol=self.registry.select if self.registry is not None else None,
             check_origin=check_origin or OriginPolicy.allowing(allowed_origins),
@@ -149,22 +163,27 @@ class WebSocketMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if "HTTP_UPGRADE" in environ:
-            request = request_from_environ(environ)
+            view = self.proxies.resolve(environ)
+            request = request_from_environ(environ, view.host)
             if is_upgrade_request(request):
-                return self._upgrade(environ, request, start_response)
+                return self._upgrade(environ, request, view, start_response)
         if self.site_app is None:
             return respond(start_response, "404 Not Found", "Only WebSocket connections here.")
         return self.site_app(environ, start_response)
 
     def _upgrade(
-        self, environ: dict[str, Any], request: HandshakeRequest, start_response: StartResponse
+        self,
+        environ: dict[str, Any],
+        request: HandshakeRequest,
+        view: ClientView,
+        start_response: StartResponse,
     ) -> Iterable[bytes]:
         peer = peer_name(environ)
         host_upgraded = environ.get("wsgi.websocket") is not None
         if host_upgraded and self.registry is None and self.site_app is not None:
             return self.site_app(environ, start_response)
         try:
-            accepted = accept(request, self.policy, environ.get("wsgi.url_scheme") == "https")
+            accepted = accept(request, self.policy, view.scheme == "https")
             if self.admit is not None and not self.admit(environ):
                 raise Forbidden("refused by the admission hook")
         except HandshakeError as exc:

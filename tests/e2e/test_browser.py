@@ -62,7 +62,9 @@ def test_chat_page_and_python_client_talk_both_ways(
     try:
         page.goto(f"http://127.0.0.1:{site}/chat/?room=browser&nick=alice")
         page.wait_for_selector("#status:has-text('connected')", timeout=10_000)
-        with connect(f"ws://127.0.0.1:{site}/ws?room=browser&nick=bob", subprotocols=["chat"]) as bob:
+        with connect(
+            f"ws://127.0.0.1:{site}/ws?room=browser&nick=bob", subprotocols=["chat"]
+        ) as bob:
             assert next_of(bob, "welcome")["members"] == ["alice", "bob"]
             page.wait_for_selector("#members li:has-text('bob')", timeout=10_000)
 

@@ -1,0 +1,91 @@
+"""The client's address, scheme and host as a trusted reverse proxy reports them.
+
+Behind Apache or nginx the peer of every connection is the proxy. ``X-Forwarded-For``,
+``X-Forwarded-Proto`` and ``X-Forwarded-Host`` say who the client really is, but anyone can send
+those headers, so they are believed only when the peer is a configured trusted proxy. The
+scheme decides ``ws://`` or ``wss://`` in hixie's Location header; the host feeds the origin
+check; the address becomes ``Client.remote_addr``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_TRUSTED", "TRUSTED_PROXIES_ENV", "ClientView", "TrustedProxies"]
+
+DEFAULT_TRUSTED = ("127.0.0.1", "::1")
+"""A proxy on the same machine, the usual deployment; as gunicorn's ``forwarded_allow_ips``."""
+
+TRUSTED_PROXIES_ENV = "WSBACKEND_TRUSTED_PROXIES"
+"""Comma-separated addresses or networks; how the CLI reaches forked gunicorn workers."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """Where a request really came from."""
+
+    remote_addr: str
+    scheme: str
+    host: str | None
+
+
+class TrustedProxies:
+    """Resolves the forwarded headers of requests whose peer is a trusted proxy.
+
+    Args:
+        proxies: Addresses or networks (``"10.0.0.0/8"``) of trusted proxies; ``"*"`` trusts
+            every peer, for a backend that only a proxy can reach.
+    """
+
+    def __init__(self, proxies: Iterable[str] = DEFAULT_TRUSTED) -> None:
+        self._any = False
+        self._networks = []
+        for proxy in proxies:
+            proxy = proxy.strip()
+            if proxy == "*":
+                self._any = True
+            elif proxy:
+                self._networks.append(ipaddress.ip_network(proxy, strict=False))
+
+    @classmethod
+    def from_environment(cls) -> TrustedProxies:
+        """Those named by ``WSBACKEND_TRUSTED_PROXIES``, else loopback."""
+        configured = os.environ.get(TRUSTED_PROXIES_ENV)
+        return cls(configured.split(",") if configured else DEFAULT_TRUSTED)
+
+    def trusts(self, address: str) -> bool:
+        if self._any:
+            return True
+        try:
+            peer = ipaddress.ip_address(address.removeprefix("::ffff:"))
+        except ValueError:
+            return False
+        return any(peer in network for network in self._networks)
+
+    def resolve(self, environ: Mapping[str, Any]) -> ClientView:
+        """The client behind the peer, from the forwarded headers if the peer is trusted."""
+        peer = str(environ.get("REMOTE_ADDR", ""))
+        scheme = str(environ.get("wsgi.url_scheme", "http"))
+        if not self.trusts(peer):
+            return ClientView(peer, scheme, None)
+        forwarded_for = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
+        proto = str(environ.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[0].strip().lower()
+        host = str(environ.get("HTTP_X_FORWARDED_HOST", "")).split(",")[0].strip()
+        return ClientView(
+            self._client_address(forwarded_for) or peer,
+            proto if proto in ("http", "https") else scheme,
+            host or None,
+        )
+
+    def _client_address(self, forwarded_for: str) -> str | None:
+        """The right-most address that is not itself a trusted proxy (each proxy appends the
+        address it saw, so everything left of an untrusted hop may be forged)."""
+        hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self.trusts(hop):
+                return hop
+        return hops[0] if hops else None
