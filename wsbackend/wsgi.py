@@ -209,10 +209,7 @@ class WebSocketMiddleware:
                 self._run_site_app(environ, websocket, request)
             else:
                 app = self.registry.app_for(accepted.subprotocol)
-                client = Client(
-                    websocket, environ, str(environ.get("REMOTE_ADDR", "")), app.directory
-                )
-                run_session(app, client)
+                run_session(app, Client(websocket, environ, view.remote_addr, app.directory))
         finally:
             websocket.release()
         return transport.response

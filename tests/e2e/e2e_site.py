@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from apps.chat import ChatApp
@@ -38,6 +39,13 @@ class ClosingApp(Application):
         client.close(int(message), "as requested")
 
 
+class WhoAmIApp(Application):
+    """Tells each client how the server sees it."""
+
+    def on_connect(self, client: Client) -> None:
+        client.send(json.dumps({"remote_addr": client.remote_addr, "version": client.version}))
+
+
 def admit(environ: dict[str, Any]) -> bool:
     """The private path needs the site's session cookie."""
     if environ.get("PATH_INFO") != PRIVATE_PATH:
@@ -53,6 +61,7 @@ registry = AppRegistry(
         "cursors": CursorsApp(),
         "fail": FailingApp(),
         "close": ClosingApp(),
+        "whoami": WhoAmIApp(),
     },
     default=echo,
 )

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import os
 import socket
+import ssl
 import struct
 from dataclasses import dataclass
 
@@ -33,8 +34,9 @@ class Response:
 class RawClient:
     """One TCP connection speaking whatever bytes a test writes."""
 
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 10.0, tls: ssl.SSLContext | None = None) -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = tls.wrap_socket(sock, server_hostname="127.0.0.1") if tls else sock
         self.buffer = b""
 
     def close(self) -> None:

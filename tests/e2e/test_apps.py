@@ -182,3 +182,18 @@ def test_cursors_broadcast_binary_to_others(server: int) -> None:
             break
     else:
         raise AssertionError("no departure notice")
+
+
+@pytest.mark.parametrize(
+    ("forwarded_for", "seen"),
+    [(None, "127.0.0.1"), ("203.0.113.9", "203.0.113.9"), ("6.6.6.6, 203.0.113.9", "203.0.113.9")],
+)
+def test_client_address_from_a_trusted_proxy(
+    server: int, forwarded_for: str | None, seen: str
+) -> None:
+    """The test client connects from loopback, a trusted proxy by default: its
+    X-Forwarded-For names the client, right-most untrusted hop first."""
+    raw = RawClient(server)
+    extra = [f"X-Forwarded-For: {forwarded_for}"] if forwarded_for else []
+    assert raw.hybi_handshake(13, protocols="whoami", extra=extra).status == 101
+    assert json.loads(raw.read_message()[1])["remote_addr"] == seen

@@ -120,10 +120,7 @@ def test_wss_with_certfile_and_keyfile(tmp_path: Path) -> None:
     )
     with running(argv, port, tmp_path / "serve.log"):
         echo_roundtrip(f"wss://127.0.0.1:{port}/ws", ssl=context)
-        raw = context.wrap_socket(RawClient(port).sock, server_hostname="127.0.0.1")
-        client = RawClient.__new__(RawClient)
-        client.sock, client.buffer = raw, b""
-        response = client.hixie75_handshake()
+        response = RawClient(port, tls=context).hixie75_handshake()
         assert response.headers["websocket-location"] == "wss://127.0.0.1/ws"
 
 
