@@ -15,6 +15,7 @@ from wsbackend.protocol import (
     Ping,
     ProtocolVersion,
     Side,
+    TextMessage,
 )
 from wsbackend.protocol.hybi import Opcode, encode_frame
 
@@ -158,3 +159,20 @@ def test_release_closes_without_a_peer_answer_within_close_timeout() -> None:
     with gevent.Timeout(3):
         websocket.release()
     assert peer.read_events() == [Closed(1000, "", True)]
+
+
+def test_a_reply_to_a_message_read_with_a_bad_frame_leaves_before_the_close() -> None:
+    """Autobahn 3.x / 4.x strict: echo the good message, then fail with 1002."""
+    websocket, peer = pair()
+    peer.sock.sendall(encode_frame(Opcode.TEXT, b"good", mask=MASK) + b"\x83\x80" + MASK)
+    message = websocket.receive()
+    assert message == "good"
+    websocket.send(message)
+    assert websocket.receive() is None
+    assert websocket.close_code == 1002
+    websocket.release()
+    events = []
+    while not any(isinstance(event, Closed) for event in events):
+        events += peer.read_events()
+    assert events[0] == TextMessage("good")
+    assert isinstance(events[-1], Closed) and events[-1].code == 1002

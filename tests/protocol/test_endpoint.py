@@ -19,7 +19,7 @@ from wsbackend.protocol import (
 )
 from wsbackend.protocol.handshake import HixieChallenge
 from wsbackend.protocol.hixie import key_number
-from wsbackend.protocol.hybi import Opcode, encode_frame
+from wsbackend.protocol.hybi import CloseInfo, Opcode, encode_frame
 
 from .helpers import client_frame, feed, server
 
@@ -140,12 +140,32 @@ class TestFailures:
         assert feed(endpoint, data)[-1].code == 1009  # type: ignore[union-attr]
 
     def test_messages_before_error_delivered(self) -> None:
-        """A good message read together with a bad frame is still delivered."""
+        """A good message read together with a bad frame is delivered first, and a reply sent
+        before the transport collects events again leaves before the close frame."""
         endpoint = server()
         data = client_frame(Opcode.TEXT, b"first") + encode_frame(Opcode.TEXT, b"bad")
-        events = feed(endpoint, data)
-        assert events[0] == TextMessage("first")
-        assert isinstance(events[1], Closed) and events[1].code == 1002
+        assert feed(endpoint, data) == [TextMessage("first")]
+        endpoint.send_text("first")
+        events = endpoint.events_received()
+        assert len(events) == 1 and isinstance(events[0], Closed) and events[0].code == 1002
+        assert endpoint.data_to_send() == encode_frame(Opcode.TEXT, b"first") + encode_frame(
+            Opcode.CLOSE, CloseInfo(1002, str(endpoint.failure)).serialize()
+        )
+
+    def test_input_after_a_pending_failure_is_discarded(self) -> None:
+        endpoint = server()
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"ok") + b"\x8f\x80\x00\x00\x00\x00")
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"ignored"))
+        assert endpoint.events_received() == [TextMessage("ok")]
+        assert [type(event) for event in endpoint.events_received()] == [Closed]
+
+    def test_eof_with_a_pending_failure_reports_the_failure(self) -> None:
+        endpoint = server()
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"ok") + client_frame(0x3, b""))
+        assert endpoint.events_received() == [TextMessage("ok")]
+        endpoint.receive_eof()
+        events = endpoint.events_received()
+        assert isinstance(events[0], Closed) and events[0].code == 1002
 
 
 SPEC_KEY1 = "4 @1  46546xW%0l 1 5"

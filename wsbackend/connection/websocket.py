@@ -143,6 +143,9 @@ class WebSocket:
         return messages.popleft()
 
     def _read(self) -> None:
+        if self._endpoint.failure_pending:
+            self._process_events()
+            return
         data: bytes | None = None
         self._reading = True
         try:

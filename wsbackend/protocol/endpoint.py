@@ -16,7 +16,10 @@ States::
 
 Any bad input fails the connection: the endpoint sends the close code the error carries (where
 the version has close codes), reports :class:`~.events.Closed` and discards later input. A
-:class:`~.events.Closed` event is reported exactly once.
+:class:`~.events.Closed` event is reported exactly once. When bad input follows complete
+messages in the same data, the failure waits until the transport has collected those messages:
+the next :meth:`Endpoint.events_received` carries it. Whatever the application sends in reply
+to them in between leaves before the close frame, as the peer expects.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import secrets
 from .codes import CloseCode
 from .deflate import DeflateConfig, PerMessageDeflate
 from .errors import InvalidState, ProtocolError
-from .events import Closed, Event, Ping, Pong, TextMessage
+from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
 from .hixie import CLOSING_FRAME, KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
 from .hixie import encode_text as encode_hixie_text
@@ -83,6 +86,7 @@ class Endpoint:
         self.close_reason = ""
         self.failure: ProtocolError | None = None
         """The error that failed the connection, for the transport's log line."""
+        self._pending_failure: ProtocolError | None = None
         self._challenge = challenge
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
@@ -122,7 +126,7 @@ class Endpoint:
 
     def receive_data(self, data: bytes) -> None:
         """Take bytes read from the peer; complete frames become events at once."""
-        if self.state is State.CLOSED or not data:
+        if self.state is State.CLOSED or self._pending_failure is not None or not data:
             return
         if self.state is State.AWAITING_KEY3:
             data = self._take_key3(data)
@@ -146,12 +150,15 @@ class Endpoint:
         except ProtocolError as exc:
             error = exc
         if error is not None:
-            self._fail(error)
+            self._fail_after_messages(error)
 
     def receive_eof(self) -> None:
         """The peer's stream ended. Without a closing handshake that is 1006 (RFC 6455 §7.1.5);
         for hixie-75, which has no closing handshake, it is the normal end."""
         if self.state is State.CLOSED:
+            return
+        if self._pending_failure is not None:
+            self._fail(self._pending_failure)
             return
         self._outgoing.clear()
         if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
@@ -160,7 +167,13 @@ class Endpoint:
             self._closed(CloseCode.ABNORMAL_CLOSURE, "", clean=False)
 
     def events_received(self) -> list[Event]:
-        """The events since the last call, in order."""
+        """The events since the last call, in order.
+
+        A failure found behind complete messages is reported by the call after the one that
+        returned those messages (see the module's theory of operation).
+        """
+        if self._pending_failure is not None and not self._events:
+            self._fail(self._pending_failure)
         events = self._events
         self._events = []
         return events
@@ -195,7 +208,7 @@ class Endpoint:
             if self.state is State.OPEN:
                 self._events.append(TextMessage(frame))
         if error is not None:
-            self._fail(error)
+            self._fail_after_messages(error)
 
     def _handle_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
@@ -285,6 +298,12 @@ class Endpoint:
         return data
 
     @property
+    def failure_pending(self) -> bool:
+        """True while a failure waits for the messages before it to be collected: the
+        transport should call :meth:`events_received` before it waits for more input."""
+        return self._pending_failure is not None
+
+    @property
     def wire_format(self) -> WireFormat | None:
         """The format whose pre-framed messages this endpoint's peer accepts (see
         :mod:`.wire`); None when frames cannot be shared (a client masks each frame; a
@@ -334,7 +353,17 @@ class Endpoint:
         else:
             self._outgoing.append(data)
 
+    def _fail_after_messages(self, error: ProtocolError) -> None:
+        """Fail now, or once the messages already decoded have been collected."""
+        if any(
+            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
+        ):
+            self._pending_failure = error
+        else:
+            self._fail(error)
+
     def _fail(self, error: ProtocolError) -> None:
+        self._pending_failure = None
         self.failure = error
         self.fail(error.close_code, str(error) if not self.version.is_hixie else "")
 
