@@ -28,6 +28,7 @@ from ..protocol import (
     CloseCode,
     Closed,
     Endpoint,
+    InvalidState,
     ProtocolVersion,
     State,
     TextMessage,
@@ -50,6 +51,13 @@ _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 
 class ConnectionClosed(WebSocketError):
     """A send on a connection that is closing or closed."""
+
+
+def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> Message:
+    """gevent-websocket's ``send(message, binary)``: the type ``binary`` asks for."""
+    if binary:
+        return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    return message if isinstance(message, str) else bytes(message).decode("utf-8")
 
 
 class WebSocket:
@@ -204,20 +212,27 @@ class WebSocket:
             ConnectionClosed: The connection is closing or closed.
             InvalidState: A binary message to a hixie client, which has no binary frames.
         """
-        self._check_sendable()
-        if binary is None:
-            binary = not isinstance(message, str)
-        if binary:
-            self._endpoint.send_binary(
-                message.encode() if isinstance(message, str) else bytes(message)
-            )
-        else:
-            self._endpoint.send_text(
-                message if isinstance(message, str) else bytes(message).decode()
-            )
-        self._flush_endpoint()
+        if binary is not None:
+            message = _as_message(message, binary)
+        elif not isinstance(message, str | bytes):
+            message = bytes(message)
+        try:
+            data = self._endpoint.frame_message(message)
+        except InvalidState:
+            self._send_queued(message)
+            return
+        self._enqueue(data)
         if self._queued > self._settings.max_send_buffer:
             self._wait_drained()
+
+    def _send_queued(self, message: Message) -> None:
+        """The slow path: closed, or hixie-76 frames held until the key arrives."""
+        self._check_sendable()
+        if isinstance(message, str):
+            self._endpoint.send_text(message)
+        else:
+            self._endpoint.send_binary(message)
+        self._flush_endpoint()
 
     def send_prepared(self, data: bytes) -> bool:
         """Queue bytes already framed for this connection's :attr:`wire_format`, never waiting.
@@ -241,13 +256,11 @@ class WebSocket:
         """
         if not self._has_room(len(message)):
             return False
-        if isinstance(message, str):
-            self._endpoint.send_text(message)
-        elif self._endpoint.version.is_hixie:
+        try:
+            data = self._endpoint.frame_message(message)
+        except InvalidState:
             return False
-        else:
-            self._endpoint.send_binary(message)
-        self._enqueue(self._endpoint.data_to_send(), write_now=False)
+        self._enqueue(data, write_now=False)
         return True
 
     def _has_room(self, size: int) -> bool:

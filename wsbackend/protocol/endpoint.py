@@ -238,10 +238,7 @@ class Endpoint:
             InvalidState: The connection is no longer open.
         """
         self._check_open("send a message")
-        if self._hixie_parser is not None:
-            self._queue(encode_hixie_text(text))
-        else:
-            self._send_data(Opcode.TEXT, text.encode("utf-8"))
+        self._queue(self._frame_message(text))
 
     def send_binary(self, data: bytes) -> None:
         """Send a binary message.
@@ -251,9 +248,36 @@ class Endpoint:
                 binary frames.
         """
         self._check_open("send a message")
+        self._queue(self._frame_message(data))
+
+    def frame_message(self, message: str | bytes) -> bytes:
+        """The frame of one whole message, returned instead of queued: the fast path of
+        :meth:`send_text` / :meth:`send_binary` for a transport that writes it after
+        everything :meth:`data_to_send` returned so far.
+
+        Raises:
+            InvalidState: The connection is not open (hixie-76 before its key arrives
+                included: use the send methods, which hold frames until then), or binary to
+                hixie.
+        """
+        if self.state is not State.OPEN:
+            raise InvalidState(f"cannot send a message: the connection is {self.state.value}")
+        return self._frame_message(message)
+
+    def _frame_message(self, message: str | bytes) -> bytes:
         if self._hixie_parser is not None:
+            if isinstance(message, str):
+                return encode_hixie_text(message)
             raise InvalidState(f"{self.version.value} has no binary messages")
-        self._send_data(Opcode.BINARY, data)
+        if isinstance(message, str):
+            opcode, payload = Opcode.TEXT, message.encode("utf-8")
+        else:
+            opcode, payload = Opcode.BINARY, message
+        mask = secrets.token_bytes(4) if self._mask else None
+        deflate = self._deflate
+        if deflate is not None and deflate.should_compress(len(payload)):
+            return encode_frame(opcode, deflate.compress(payload), True, True, mask)
+        return encode_frame(opcode, payload, True, False, mask)
 
     def send_ping(self, payload: bytes = b"") -> None:
         """Send a ping (hybi and RFC 6455 only; hixie has no control frames).
@@ -329,13 +353,6 @@ class Endpoint:
     def _check_open(self, action: str) -> None:
         if self.state is not State.OPEN and self.state is not State.AWAITING_KEY3:
             raise InvalidState(f"cannot {action}: the connection is {self.state.value}")
-
-    def _send_data(self, opcode: Opcode, payload: bytes) -> None:
-        deflate = self._deflate
-        if deflate is not None and deflate.should_compress(len(payload)):
-            self._write_frame(opcode, deflate.compress(payload), rsv1=True)
-        else:
-            self._write_frame(opcode, payload)
 
     def _write_frame(self, opcode: Opcode, payload: bytes, rsv1: bool = False) -> None:
         mask = secrets.token_bytes(4) if self._mask else None

@@ -61,18 +61,19 @@ class MessageAssembler:
         elif self._opcode is not None:
             raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
         elif frame.fin and not frame.rsv1:
-            return self._single_frame(opcode, frame.payload)
+            # The common case, one uncompressed frame: no decoder state, no joins.
+            payload = frame.payload
+            if len(payload) > self._max_message_size:
+                raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
+            if opcode is Opcode.TEXT:
+                try:
+                    return TextMessage(payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    return TextMessage(decode_utf8(payload))  # raises, naming the bad byte
+            return BinaryMessage(payload)
         else:
             self._start(opcode, frame.rsv1)
         return self._continue(frame.payload, frame.fin)
-
-    def _single_frame(self, opcode: Opcode, payload: bytes) -> TextMessage | BinaryMessage:
-        """The common case, one uncompressed frame: no decoder state, no joins."""
-        if len(payload) > self._max_message_size:
-            raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
-        if opcode is Opcode.TEXT:
-            return TextMessage(decode_utf8(payload))
-        return BinaryMessage(payload)
 
     def _start(self, opcode: Opcode, compressed: bool) -> None:
         self._opcode = opcode
