@@ -3,6 +3,8 @@ dead peers, the bounded send buffer, concurrent sends, and release."""
 
 from __future__ import annotations
 
+import contextlib
+
 import gevent
 import pytest
 from gevent import socket
@@ -176,3 +178,22 @@ def test_a_reply_to_a_message_read_with_a_bad_frame_leaves_before_the_close() ->
         events += peer.read_events()
     assert events[0] == TextMessage("good")
     assert isinstance(events[-1], Closed) and events[-1].code == 1002
+
+
+def test_overflow_never_blocks_the_broadcaster_on_a_full_socket() -> None:
+    """The 1008 close frame of an overflowing peer is queued for its writer, not written by
+    the broadcasting greenlet, even when the peer's kernel buffer is already full."""
+    server_sock, client_sock = socket.socketpair()
+    server_sock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            server_sock.send(b"\x00" * 65536)
+    settings = ConnectionSettings(max_send_buffer=100_000, close_timeout=0.5, send_timeout=30)
+    websocket = WebSocket(server_sock, Endpoint(ProtocolVersion.RFC_6455), settings)
+    frame = encode_frame(Opcode.BINARY, b"x" * 40_000)
+    with gevent.Timeout(2):
+        accepted = [websocket.send_prepared(frame) for _ in range(3)]
+    assert accepted == [True, True, False]
+    assert websocket.close_code == 1008
+    websocket.release()
+    client_sock.close()

@@ -180,7 +180,7 @@ class WebSocket:
             self._endpoint.receive_eof()
         self._process_events()
 
-    def _process_events(self) -> None:
+    def _process_events(self, write_now: bool = True) -> None:
         messages = self._messages
         for event in self._endpoint.events_received():
             kind = type(event)
@@ -188,7 +188,7 @@ class WebSocket:
                 messages.append(event.data)  # type: ignore[union-attr]
             elif kind is Closed:
                 self._on_closed(event)  # type: ignore[arg-type]
-        self._flush_endpoint()
+        self._flush_endpoint(write_now)
 
     def _on_closed(self, event: Closed) -> None:
         self._closed = True
@@ -277,7 +277,7 @@ class WebSocket:
         self._queued -= sum(len(data) for data in self._out)
         self._out.clear()
         self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
-        self._process_events()
+        self._process_events(write_now=False)
         gevent.spawn_later(self._settings.close_timeout, self._abort)
         return False
 
@@ -342,10 +342,10 @@ class WebSocket:
         if self._closed or self._aborted or state is State.CLOSING or state is State.CLOSED:
             raise ConnectionClosed(f"cannot send: the connection to {self.peer} is closed")
 
-    def _flush_endpoint(self) -> None:
+    def _flush_endpoint(self, write_now: bool = True) -> None:
         data = self._endpoint.data_to_send()
         if data:
-            self._enqueue(data)
+            self._enqueue(data, write_now)
         if self._endpoint.transport_should_close and not self._finishing:
             self._finishing = True
             self._wake.set()
