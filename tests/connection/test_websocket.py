@@ -197,3 +197,27 @@ def test_overflow_never_blocks_the_broadcaster_on_a_full_socket() -> None:
     assert websocket.close_code == 1008
     websocket.release()
     client_sock.close()
+
+
+def test_close_from_another_greenlet_returns_at_once_and_the_reader_sees_the_end() -> None:
+    """An app closing some other client is not held up; that client's reader gets the answer."""
+    websocket, peer = pair(close_timeout=1.0)
+    reader = gevent.spawn(websocket.receive)
+    gevent.sleep(0.05)
+    with gevent.Timeout(0.2):
+        websocket.close(4000, "bye")
+    assert peer.read_events() == [Closed(4000, "bye", True)]
+    peer.sock.sendall(peer.endpoint.data_to_send())
+    assert reader.get(timeout=2) is None
+    assert websocket.close_code == 4000
+    websocket.release()
+
+
+def test_close_from_another_greenlet_aborts_a_peer_that_never_answers() -> None:
+    websocket, _peer = pair(close_timeout=0.3)
+    reader = gevent.spawn(websocket.receive)
+    gevent.sleep(0.05)
+    websocket.close()
+    assert reader.get(timeout=2) is None
+    assert websocket.close_code == 1006
+    websocket.release()

@@ -95,7 +95,6 @@ class WebSocket:
         self._settings = settings
         self._messages: deque[Message] = deque()
         self._closed = False
-        self._closed_event = Event()
         self._aborted = False
         self._reading = False
         self._last_seen = monotonic()
@@ -197,7 +196,6 @@ class WebSocket:
         failure = self._endpoint.failure
         if failure is not None:
             log.info("%s: failing the connection with %d: %s", self.peer, event.code, failure)
-        self._closed_event.set()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -288,7 +286,12 @@ class WebSocket:
         self._flush_endpoint()
 
     def close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str | bytes = "") -> None:
-        """Start the closing handshake and wait up to ``close_timeout`` for the peer's answer."""
+        """Start the closing handshake; the peer has ``close_timeout`` to answer.
+
+        Called by the greenlet that owns the connection, it reads until the answer comes.
+        Called by any other greenlet while the owner reads (an app closing some other client),
+        it returns at once: the owner sees the answer, and a timer drops a peer that gives none.
+        """
         if self._closed:
             return
         if isinstance(reason, bytes):
@@ -298,11 +301,14 @@ class WebSocket:
         if self._closed:
             return
         if self._reading:
-            self._closed_event.wait(self._settings.close_timeout)
-        else:
-            with gevent.Timeout(self._settings.close_timeout, False):
-                while not self._closed:
-                    self._read()
+            gevent.spawn_later(self._settings.close_timeout, self._abort_unless_closed)
+            return
+        with gevent.Timeout(self._settings.close_timeout, False):
+            while not self._closed:
+                self._read()
+        self._abort_unless_closed()
+
+    def _abort_unless_closed(self) -> None:
         if not self._closed:
             log.info("%s: no close frame within %s s", self.peer, self._settings.close_timeout)
             self._abort()
