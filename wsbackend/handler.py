@@ -1,24 +1,38 @@
 """gevent's pywsgi handler, extended so that a WSGI application can take the socket over.
 
-It puts itself in the environ (see :mod:`wsbackend.hosts`), bounds the time a client has to send
-its request head (slow-loris protection), answers Flash policy requests when configured, and
-writes no HTTP response for a connection that became a WebSocket. A plain WSGI application
-that is not a :class:`~wsbackend.wsgi.WebSocketMiddleware` is wrapped in one, so code written for
-gevent-websocket's ``environ["wsgi.websocket"]`` runs unchanged, for every protocol version.
+It puts itself in the environ (see :mod:`wsbackend.hosts`), answers Flash policy requests when
+configured, and writes no HTTP response for a connection that became a WebSocket.
+
+The request head is read here rather than by gevent, so that it is bounded before it is held:
+at most ``limits.max_request_head_size`` bytes and ``limits.max_request_headers`` fields (431
+past either), within one deadline of ``handshake_timeout`` seconds for the whole head however
+slowly it trickles in (slow-loris protection), and parsed strictly (RFC 9112: no whitespace
+before a colon, no obs-fold, no control characters; 400 otherwise). A refusal is one log line.
+
+A plain WSGI application that is not a :class:`~wsbackend.wsgi.WebSocketMiddleware` is wrapped
+in one, so code written for gevent-websocket's ``environ["wsgi.websocket"]`` runs unchanged, for
+every protocol version.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import gevent
 from gevent import pywsgi
 
 from .connection import DEFAULT_SETTINGS
 from .flashpolicy import POLICY_REQUEST, load_policy, policy_response
 from .hosts import HANDLER_KEY, take_buffered
+from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
+from .protocol.limits import DEFAULT_LIMITS
+from .protocol.request import parse_request_head
 from .wsgi import WebSocketMiddleware
 
-__all__ = ["WebSocketHandler"]
+__all__ = ["WebSocketHandler", "read_request_head"]
+
+log = logging.getLogger("wsbackend.handler")
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
@@ -26,7 +40,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     handshake_timeout: float = DEFAULT_SETTINGS.handshake_timeout
     flash_policy: bytes | None = load_policy()
+    limits: Limits = DEFAULT_LIMITS
     _detached = False
+    _refused = False
+    _head: HandshakeRequest
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):
@@ -45,14 +62,46 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             pass
         return True
 
-    def read_requestline(self) -> Any:
-        self.socket.settimeout(self.handshake_timeout)
-        return super().read_requestline()
-
-    def read_request(self, raw_requestline: str) -> Any:
-        result = super().read_request(raw_requestline)
+    def handle_one_request(self) -> Any:
+        if self.rfile.closed:
+            return None
         self.socket.settimeout(None)
-        return result
+        deadline = gevent.Timeout(self.handshake_timeout)
+        deadline.start()
+        try:
+            head = read_request_head(self.rfile, self.limits)
+        except HandshakeError as exc:
+            log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
+            self._refused = True
+            return (str(exc.http_status), _refusal(exc))
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise
+            log.info("%s: no request head within %s s", self._peer(), self.handshake_timeout)
+            return None
+        except OSError:
+            return None
+        finally:
+            deadline.close()
+        if head is None:
+            return None
+        self._head = head
+        return super().handle_one_request()
+
+    def read_requestline(self) -> str:
+        head = self._head
+        return f"{head.method} {head.target} {head.http_version}"
+
+    def MessageClass(self, *args: Any) -> Any:
+        """The fields of the head already read, in the type gevent's handler expects."""
+        message = pywsgi.OldMessage()
+        for name, value in self._head.headers:
+            message[name] = value
+        return message
+
+    def _peer(self) -> str:
+        address = self.client_address
+        return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
@@ -82,6 +131,56 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             return
         super().process_result()
 
+    def handle_one_response(self) -> None:
+        try:
+            super().handle_one_response()
+        finally:
+            # The environ refers to this handler: break the cycle, so that the request's
+            # memory goes back as soon as it is done rather than at the next collection.
+            self.environ.pop(HANDLER_KEY, None)
+
     def log_request(self) -> None:
-        if not self._detached:
+        if not self._detached and not self._refused:
             super().log_request()
+
+
+def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
+    """Read and parse one request head from ``rfile``, never holding more than the limits allow.
+
+    Returns None at EOF before the head starts.
+
+    Raises:
+        RequestHeaderTooLarge: Over ``limits.max_request_head_size`` or
+            ``limits.max_request_headers``.
+        BadRequest: A malformed or truncated head.
+    """
+    budget = limits.max_request_head_size
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        line = rfile.readline(budget - size + 1)
+        size += len(line)
+        if size > budget:
+            raise RequestHeaderTooLarge(f"request head over {budget} bytes")
+        if not line:
+            if not lines:
+                return None
+            raise BadRequest("request head cut short")
+        if line in (b"\r\n", b"\n"):
+            if not lines:
+                continue  # RFC 9112 §2.2: empty lines before the request line are ignored
+            lines.append(b"\r\n")
+            return parse_request_head(b"".join(lines), limits)
+        if len(lines) > limits.max_request_headers:
+            raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
+        lines.append(line)
+
+
+def _refusal(error: HandshakeError) -> bytes:
+    """The whole response refusing a request head; the connection closes after it."""
+    body = f"{error.status_line}\n".encode()
+    head = (
+        f"HTTP/1.1 {error.status_line}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body

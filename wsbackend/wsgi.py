@@ -30,7 +30,7 @@ from .protocol import (
     is_upgrade_request,
 )
 from .protocol.handshake import AcceptedHandshake, OriginCheck
-from .protocol.headers import SEC_WEBSOCKET_VERSION
+from .protocol.headers import CONTENT_LENGTH, SEC_WEBSOCKET_VERSION
 from .protocol.limits import DEFAULT_LIMITS
 from .proxies import ClientView, TrustedProxies
 
@@ -63,6 +63,8 @@ def request_from_environ(environ: Mapping[str, Any], host: str | None = None) ->
     ]
     if host:
         fields.append(("Host", host))
+    if environ.get("CONTENT_LENGTH"):
+        fields.append((CONTENT_LENGTH, str(environ["CONTENT_LENGTH"])))
     target = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     if not target:
         path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))

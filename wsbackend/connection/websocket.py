@@ -241,6 +241,10 @@ class WebSocket:
         """
         if not self._has_room(len(data)):
             return False
+        if self._endpoint.state is State.AWAITING_KEY3:
+            self._endpoint.send_prepared(data)
+            self._flush_endpoint(write_now=False)
+            return True
         self._enqueue(data, write_now=False)
         return True
 
@@ -255,6 +259,9 @@ class WebSocket:
         if not self._has_room(len(message)):
             return False
         try:
+            if self._endpoint.state is State.AWAITING_KEY3:
+                self._send_queued(message)
+                return True
             data = self._endpoint.frame_message(message)
         except InvalidState:
             return False
@@ -262,7 +269,7 @@ class WebSocket:
         return True
 
     def _has_room(self, size: int) -> bool:
-        if self._closed or self._endpoint.state is not State.OPEN:
+        if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
             return False
         if self._queued + size <= self._settings.max_send_buffer:
             return True

@@ -8,6 +8,7 @@ budget, so a deflate bomb is refused with 1009 instead of expanding into memory.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -27,6 +28,8 @@ _EMPTY_BLOCK_TAIL = b"\x00\x00\xff\xff"
 """RFC 7692 §7.2.1: removed from each compressed message, appended again before inflating."""
 _MIN_WINDOW_BITS = 8
 _MAX_WINDOW_BITS = 15
+_WINDOW_BITS_RE = re.compile(r"[1-9][0-9]?")
+"""``1*DIGIT`` without a leading zero; ``[0-9]`` is ASCII only, where ``str.isdigit`` is not."""
 _ZLIB_MIN_DEFLATE_WINDOW_BITS = 9
 """zlib refuses 8 for raw deflate. A 9-bit zlib window never emits distances over 250 bytes
 (512 minus its 262-byte lookahead), which a peer with a 256-byte window decodes correctly."""
@@ -82,8 +85,9 @@ class DeflateParameters:
 
 
 def _window_bits(value: str | None) -> int | None:
-    """A window-bits value per RFC 7692 §7.1.2, or None if it is not one."""
-    if value is None or not value.isdigit() or len(value) > 2:
+    """A window-bits value per RFC 7692 §7.1.2.1 (ASCII digits, no leading zero), or None if it
+    is not one."""
+    if value is None or not _WINDOW_BITS_RE.fullmatch(value):
         return None
     bits = int(value)
     return bits if _MIN_WINDOW_BITS <= bits <= _MAX_WINDOW_BITS else None

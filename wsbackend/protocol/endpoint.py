@@ -14,6 +14,10 @@ States::
     (hixie-76 only)             │                      │
                                 └──peer's close, EOF, or failure──────────────▶ CLOSED
 
+Until hixie-76's 8 key bytes arrive, whatever is sent (messages, the closing frame) is held and
+leaves right after the 16-byte answer: behind a proxy, which forwards the key only after our 101,
+an application commonly speaks first.
+
 Any bad input fails the connection: the endpoint sends the close code the error carries (where
 the version has close codes), reports :class:`~.events.Closed` and discards later input. A
 :class:`~.events.Closed` event is reported exactly once. When bad input follows complete
@@ -27,9 +31,9 @@ from __future__ import annotations
 import enum
 import secrets
 
-from .codes import CloseCode
+from .codes import CloseCode, is_sendable_close_code
 from .deflate import DeflateConfig, PerMessageDeflate
-from .errors import InvalidState, ProtocolError
+from .errors import InvalidCloseCode, InvalidState, ProtocolError
 from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
 from .hixie import CLOSING_FRAME, KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
@@ -128,7 +132,7 @@ class Endpoint:
         """Take bytes read from the peer; complete frames become events at once."""
         if self.state is State.CLOSED or self._pending_failure is not None or not data:
             return
-        if self.state is State.AWAITING_KEY3:
+        if self._challenge is not None:
             data = self._take_key3(data)
             if not data:
                 return
@@ -186,6 +190,7 @@ class Endpoint:
             return b""
         assert self._challenge is not None
         answer = challenge_response(self._challenge.number1, self._challenge.number2, self._key3)
+        self._challenge = None
         self._outgoing.append(answer)
         self._outgoing.extend(self._held)
         self._held.clear()
@@ -279,6 +284,16 @@ class Endpoint:
             return encode_frame(opcode, deflate.compress(payload), True, True, mask)
         return encode_frame(opcode, payload, True, False, mask)
 
+    def send_prepared(self, data: bytes) -> None:
+        """Send a message framed once for many peers (see :attr:`wire_format`), held like the
+        send methods' frames until hixie-76's answer has gone out.
+
+        Raises:
+            InvalidState: The connection is no longer open.
+        """
+        self._check_open("send a message")
+        self._queue(data)
+
     def send_ping(self, payload: bytes = b"") -> None:
         """Send a ping (hybi and RFC 6455 only; hixie has no control frames).
 
@@ -296,7 +311,12 @@ class Endpoint:
         """Start the closing handshake (RFC 6455 §7.1.2); a second call does nothing.
 
         For hixie-75, which has no closing handshake, the connection is closed at once.
+
+        Raises:
+            InvalidCloseCode: ``code`` may not be sent (RFC 6455 §7.4), whatever the state.
         """
+        if type(code) is bool or not isinstance(code, int) or not is_sendable_close_code(code):
+            raise InvalidCloseCode(f"close code {code!r} may not be sent (RFC 6455 §7.4)")
         if self.state in (State.CLOSING, State.CLOSED):
             return
         if self.version is ProtocolVersion.HIXIE_75:
@@ -365,7 +385,7 @@ class Endpoint:
             self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
 
     def _queue(self, data: bytes) -> None:
-        if self.state is State.AWAITING_KEY3:
+        if self._challenge is not None:
             self._held.append(data)
         else:
             self._outgoing.append(data)

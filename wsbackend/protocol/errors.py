@@ -18,6 +18,7 @@ a :class:`ProtocolError` knows the close code to fail the connection with.
     │   ├── InvalidPayload             1007
     │   └── PayloadTooBig              1009
     └── InvalidState              the caller's mistake, not the peer's
+        └── InvalidCloseCode           a code that may not be sent (1005, 1006, 65536...)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "BadRequest",
     "Forbidden",
     "HandshakeError",
+    "InvalidCloseCode",
     "InvalidFrame",
     "InvalidPayload",
     "InvalidState",
@@ -119,3 +121,8 @@ class PayloadTooBig(ProtocolError):
 
 class InvalidState(WebSocketError):
     """A command the endpoint cannot carry out in its current state (the caller's error)."""
+
+
+class InvalidCloseCode(InvalidState):
+    """A close code the application may not send: reserved for reporting (1005, 1006, 1015),
+    unassigned (0-999, unregistered 1000-2999) or out of range (RFC 6455 §7.4)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ OriginCheck = Callable[["str | None", HandshakeRequest], bool]
 _HYBI_STATUS = "101 Switching Protocols"
 _HIXIE_75_STATUS = "101 Web Socket Protocol Handshake"
 _HIXIE_76_STATUS = "101 WebSocket Protocol Handshake"
+_TARGET_RE = re.compile(r"[\x21-\x7e\x80-\xff]+")
+"""RFC 9112 §3.2: a target has no whitespace or control characters (obs-text tolerated)."""
 _KEY_SIZE = 16
 """RFC 6455 §4.1: the key is 16 random bytes, base64-encoded."""
 
@@ -105,9 +108,15 @@ class AcceptedHandshake:
 
 
 def is_upgrade_request(request: HandshakeRequest) -> bool:
-    """Whether the request asks for a WebSocket upgrade at all (the rest is plain HTTP)."""
+    """Whether the request asks for a WebSocket upgrade at all (the rest is plain HTTP).
+
+    ``Upgrade`` is a list of protocols (RFC 9110 §7.8): ``websocket`` must be one of them, not
+    a substring of one.
+    """
     upgrade = request.headers.get(h.UPGRADE)
-    return upgrade is not None and "websocket" in upgrade.lower()
+    if upgrade is None:
+        return False
+    return any(protocol.strip().lower() == "websocket" for protocol in upgrade.split(","))
 
 
 def detect_version(request: HandshakeRequest) -> ProtocolVersion:
@@ -125,8 +134,11 @@ def detect_version(request: HandshakeRequest) -> ProtocolVersion:
         return found
     if h.SEC_WEBSOCKET_KEY in hdrs:
         raise _unsupported_version("Sec-WebSocket-Key without Sec-WebSocket-Version")
-    if h.SEC_WEBSOCKET_KEY1 in hdrs and h.SEC_WEBSOCKET_KEY2 in hdrs:
+    key1, key2 = h.SEC_WEBSOCKET_KEY1 in hdrs, h.SEC_WEBSOCKET_KEY2 in hdrs
+    if key1 and key2:
         return ProtocolVersion.HIXIE_76
+    if key1 or key2:
+        raise BadRequest("hixie-76 request with one of Sec-WebSocket-Key1 and Key2")
     return ProtocolVersion.HIXIE_75
 
 
@@ -144,7 +156,18 @@ def request_origin(request: HandshakeRequest, version: ProtocolVersion) -> str |
 
 
 def _check_upgrade(request: HandshakeRequest) -> str:
-    """Apply RFC 6455 §4.2.1 items 1-4 (common to all versions); return the Host."""
+    """Apply RFC 6455 §4.2.1 items 1-4 (common to all versions); return the Host.
+
+    The request must also be well-formed HTTP with no body: a body on an upgrade would be read
+    as WebSocket frames, and a field with control characters could be echoed into our reply.
+    """
+    h.check_fields(request.headers)
+    if not _TARGET_RE.fullmatch(request.target):
+        raise BadRequest(f"malformed request target {request.target[:80]!r}")
+    if h.TRANSFER_ENCODING in request.headers:
+        raise BadRequest("upgrade request with a Transfer-Encoding (a body)")
+    if (request.headers.get(h.CONTENT_LENGTH) or "0").strip() != "0":
+        raise BadRequest("upgrade request with a Content-Length (a body)")
     if request.method != "GET":
         raise MethodNotAllowed(f"upgrade request with method {request.method[:20]!r}")
     if request.http_version not in ("HTTP/1.1", "HTTP/2", "HTTP/2.0", "HTTP/3"):

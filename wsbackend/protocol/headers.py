@@ -13,6 +13,7 @@ from .errors import BadRequest
 
 __all__ = [
     "CONNECTION",
+    "CONTENT_LENGTH",
     "HOST",
     "ORIGIN",
     "SEC_WEBSOCKET_ACCEPT",
@@ -24,17 +25,21 @@ __all__ = [
     "SEC_WEBSOCKET_ORIGIN",
     "SEC_WEBSOCKET_PROTOCOL",
     "SEC_WEBSOCKET_VERSION",
+    "TRANSFER_ENCODING",
     "UPGRADE",
     "WEBSOCKET_LOCATION",
     "WEBSOCKET_ORIGIN",
     "WEBSOCKET_PROTOCOL",
     "ExtensionOffer",
     "Headers",
+    "check_fields",
     "parse_extension_offers",
     "parse_token_list",
 ]
 
 HOST = "Host"
+CONTENT_LENGTH = "Content-Length"
+TRANSFER_ENCODING = "Transfer-Encoding"
 UPGRADE = "Upgrade"
 CONNECTION = "Connection"
 ORIGIN = "Origin"
@@ -89,6 +94,22 @@ class Headers:
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_FIELD_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+"""RFC 9110 §5.5: visible characters, spaces, tabs and obs-text; no NUL, CR, LF or other CTL."""
+
+
+def check_fields(headers: Headers) -> None:
+    """Refuse field names that are not tokens and values with control characters (RFC 9110
+    §5.1, §5.5). A host that unfolds obs-fold leaves a CR or LF behind, refused here too.
+
+    Raises:
+        BadRequest: The first bad field.
+    """
+    for name, value in headers:
+        if not _TOKEN_RE.fullmatch(name):
+            raise BadRequest(f"invalid header name {name[:40]!r}")
+        if not _FIELD_VALUE_RE.fullmatch(value):
+            raise BadRequest(f"control character in header {name[:40]!r}")
 
 
 def parse_token_list(value: str | None) -> list[str]:

@@ -28,6 +28,9 @@ __all__ = [
 CLOSING_FRAME = b"\xff\x00"
 KEY3_SIZE = 8
 """The request body hixie-76 clients send after the head, without a Content-Length."""
+_MAX_KEY_DIGITS = 20
+"""A 32-bit number times at most 12 spaces fits in 11 digits; the cap keeps ``int()`` cheap
+and under Python's limit on digits (which raises ValueError)."""
 _TEXT_FRAME_TYPE = 0x00
 _END_OF_TEXT = 0xFF
 _LENGTH_FRAME_BIT = 0x80
@@ -41,8 +44,8 @@ def key_number(key: str) -> int:
     """
     digits = "".join(char for char in key if "0" <= char <= "9")
     spaces = key.count(" ")
-    if not digits or spaces == 0:
-        raise BadRequest("hixie-76 key without digits or without spaces")
+    if not digits or spaces == 0 or len(digits) > _MAX_KEY_DIGITS:
+        raise BadRequest("hixie-76 key without digits or spaces, or with too many digits")
     number, remainder = divmod(int(digits), spaces)
     if remainder or number > 0xFFFFFFFF:
         raise BadRequest("hixie-76 key that does not divide into a 32-bit number")

@@ -228,8 +228,10 @@ class FrameParser:
             raise InvalidFrame(f"reserved opcode {first & _OPCODE:#x}")
         if first & _RSV2_RSV3:
             raise InvalidFrame("RSV2 or RSV3 set without an extension that defines them")
-        if first & _RSV1 and (not self._allow_rsv1 or opcode.is_control):
-            raise InvalidFrame("RSV1 set without permessage-deflate, or on a control frame")
+        if first & _RSV1 and (
+            not self._allow_rsv1 or opcode.is_control or opcode is Opcode.CONTINUATION
+        ):
+            raise InvalidFrame("RSV1 set without permessage-deflate, or not on a first frame")
         if bool(masked) != self._require_mask:
             raise InvalidFrame("unmasked client frame" if self._require_mask else "masked frame")
         if opcode >= Opcode.CLOSE:

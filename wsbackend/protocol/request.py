@@ -6,13 +6,19 @@ from the WSGI environ; transports that hold raw bytes use :func:`parse_request_h
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import BadRequest, RequestHeaderTooLarge
-from .headers import Headers
+from .headers import Headers, check_fields
 from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["HandshakeRequest", "find_head_end", "parse_request_head"]
+
+_REQUEST_LINE_RE = re.compile(
+    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) (HTTP/\d\.\d)"
+)
+"""RFC 9112 §3: method token, target, version, separated by single spaces."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +55,9 @@ def find_head_end(data: bytes | bytearray, limits: Limits = DEFAULT_LIMITS) -> i
 def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> HandshakeRequest:
     """Parse a request line and header fields (RFC 9112 §3, §5), ending with a blank line.
 
+    Strict where the RFCs let a server refuse: a field name must be a token (so whitespace
+    before the colon and obs-fold are refused), a value has no control characters but tabs.
+
     Raises:
         BadRequest: A malformed request line or header field.
         RequestHeaderTooLarge: Over the size or header-count limits.
@@ -56,18 +65,20 @@ def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> Handshak
     if len(head) > limits.max_request_head_size + 4:
         raise RequestHeaderTooLarge("request head too large")
     lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ")
-    if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+    match = _REQUEST_LINE_RE.fullmatch(lines[0])
+    if match is None:
         raise BadRequest(f"malformed request line {lines[0][:80]!r}")
-    method, target, version = parts
+    method, target, version = match.groups()
     fields = []
     for line in lines[1:]:
         if not line:
             break
         name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or " " in name:
+        if not colon:
             raise BadRequest(f"malformed header line {line[:80]!r}")
         fields.append((name, value.strip(" \t")))
     if len(fields) > limits.max_request_headers:
         raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
-    return HandshakeRequest(method, target, version, Headers(fields))
+    headers = Headers(fields)
+    check_fields(headers)
+    return HandshakeRequest(method, target, version, headers)
