@@ -83,6 +83,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             return None
         finally:
             deadline.close()
+            del deadline  # once raised, it holds this frame in its traceback: a cycle
         if head is None:
             return None
         self._head = head

@@ -32,6 +32,7 @@ from .protocol import (
 from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import CONTENT_LENGTH, SEC_WEBSOCKET_VERSION
 from .protocol.limits import DEFAULT_LIMITS
+from .protocol.request import check_head_limits
 from .proxies import ClientView, TrustedProxies
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
@@ -185,6 +186,7 @@ class WebSocketMiddleware:
         if host_upgraded and self.registry is None and self.site_app is not None:
             return self.site_app(environ, start_response)
         try:
+            check_head_limits(request, self.limits)
             accepted = accept(request, self.policy, view.scheme == "https")
             if self.admit is not None and not self.admit(environ):
                 raise Forbidden("refused by the admission hook")

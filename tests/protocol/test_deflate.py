@@ -180,3 +180,13 @@ def test_client_to_server_round_trip() -> None:
     for text in ["a" * 1000, "ünïcode " * 50, ""]:
         client.send_text(text)
         assert feed(server, client.data_to_send()) == [TextMessage(text)]
+
+
+def test_rsv1_on_a_continuation_frame_fails_with_1002() -> None:
+    """RFC 7692 §6.1: RSV1 marks the first frame of a compressed message only."""
+    data = client_frame(Opcode.TEXT, bytes.fromhex("f248cd"), fin=False, rsv1=True)
+    data += client_frame(Opcode.CONTINUATION, bytes.fromhex("c9c90700"), rsv1=True)
+    events = feed(deflate_server(), data)
+    assert len(events) == 1
+    assert isinstance(events[0], Closed)
+    assert events[0].code == 1002

@@ -8,6 +8,7 @@ from wsbackend.protocol import (
     BinaryMessage,
     Closed,
     Endpoint,
+    InvalidCloseCode,
     InvalidState,
     Limits,
     Ping,
@@ -238,3 +239,62 @@ class TestClientSide:
     def test_pong_event(self) -> None:
         endpoint = server()
         assert feed(endpoint, client_frame(Opcode.PONG, b"x")) == [Pong(b"x")]
+
+
+class TestOutgoingCloseCodes:
+    """RFC 6455 §7.4: the application may not put reserved or unassigned codes on the wire."""
+
+    @pytest.mark.parametrize("code", [0, 999, 1004, 1005, 1006, 1015, 2999, 5000, 65536, -1])
+    @pytest.mark.parametrize("version", [*HYBI_VERSIONS, ProtocolVersion.HIXIE_75])
+    def test_refused_in_every_state(self, version: ProtocolVersion, code: int) -> None:
+        endpoint = server(version)
+        with pytest.raises(InvalidCloseCode, match=str(code)):
+            endpoint.send_close(code)
+        assert endpoint.state is State.OPEN
+        assert endpoint.data_to_send() == b""
+        endpoint.send_close()
+        with pytest.raises(InvalidCloseCode):
+            endpoint.send_close(code)
+
+    @pytest.mark.parametrize("code", ["1000", 1000.0, True, None])
+    def test_not_an_integer(self, code: object) -> None:
+        with pytest.raises(InvalidCloseCode):
+            server().send_close(code)  # type: ignore[arg-type]
+
+    def test_is_an_invalid_state(self) -> None:
+        """One family: code that catches InvalidState (or WebSocketError) catches it too."""
+        with pytest.raises(InvalidState):
+            server().send_close(1006)
+
+    @pytest.mark.parametrize("code", [1000, 1001, 1003, 1008, 1011, 1014, 3000, 4999])
+    def test_allowed(self, code: int) -> None:
+        endpoint = server()
+        endpoint.send_close(code)
+        assert endpoint.data_to_send() == encode_frame(Opcode.CLOSE, code.to_bytes(2, "big"))
+
+
+class TestHixie76BeforeTheKey:
+    """Behind a proxy the 8 key bytes arrive after our 101: whatever the application does
+    first waits for the answer, then leaves in order."""
+
+    def endpoint(self) -> Endpoint:
+        challenge = HixieChallenge(key_number(SPEC_KEY1), key_number(SPEC_KEY2))
+        return Endpoint(ProtocolVersion.HIXIE_76, challenge=challenge)
+
+    def test_close_before_the_key(self) -> None:
+        endpoint = self.endpoint()
+        endpoint.send_text("bye")
+        endpoint.send_close()
+        assert endpoint.data_to_send() == b""
+        assert endpoint.close_expected()
+        assert feed(endpoint, b"^n:ds[4U", chunk=3) == []
+        assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-" + b"\x00bye\xff" + b"\xff\x00"
+        assert feed(endpoint, b"\xff\x00") == [Closed(1005, "", clean=True)]
+        assert endpoint.transport_should_close
+
+    def test_prepared_frames_are_held(self) -> None:
+        endpoint = self.endpoint()
+        endpoint.send_prepared(b"\x00members\xff")
+        assert endpoint.data_to_send() == b""
+        assert feed(endpoint, b"^n:ds[4U" + b"\x00hi\xff") == [TextMessage("hi")]
+        assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-" + b"\x00members\xff"

@@ -10,9 +10,12 @@ from wsbackend.protocol import (
     Endpoint,
     HandshakeError,
     HandshakePolicy,
+    HandshakeRequest,
+    Headers,
     ProtocolVersion,
     TextMessage,
     accept,
+    is_upgrade_request,
     parse_request_head,
 )
 from wsbackend.protocol.deflate import DeflateConfig
@@ -234,3 +237,82 @@ def test_deflate_config_passed_to_endpoint() -> None:
     assert endpoint.data_to_send()[0] == 0x81
     endpoint.send_text("long enough to compress")
     assert endpoint.data_to_send()[0] == 0xC1
+
+
+def rfc6455_with(fields: dict[str, str]) -> HandshakeRequest:
+    """RFC 6455's example with ``fields`` replaced, as a host that parsed it hands it over
+    (values may hold what :func:`with_headers` cannot encode)."""
+    example = parse_request_head(with_headers(RFC6455_REQUEST, dict.fromkeys(fields)))
+    headers = Headers([*example.headers, *fields.items()])
+    return HandshakeRequest(example.method, example.target, example.http_version, headers)
+
+
+class TestStrictUpgrade:
+    """What websockets refuses, and RFC 6455 / 9110 / 9112 let a server refuse."""
+
+    @pytest.mark.parametrize(
+        ("replace", "message"),
+        [
+            ({"Content-Length": "5"}, "Content-Length"),
+            ({"Content-Length": "x"}, "Content-Length"),
+            ({"Transfer-Encoding": "chunked"}, "Transfer-Encoding"),
+            ({"Transfer-Encoding": "chunked", "Content-Length": "0"}, "Transfer-Encoding"),
+            ({"Origin": "http://a\rb"}, "control character"),
+            ({"Sec-WebSocket-Protocol": "chat\x00"}, "control character"),
+        ],
+    )
+    def test_refused(self, replace: dict[str, str | None], message: str) -> None:
+        with pytest.raises(HandshakeError, match=message) as info:
+            accept(rfc6455_with(replace))
+        assert info.value.http_status == 400
+
+    def test_empty_body_allowed(self) -> None:
+        request = with_headers(RFC6455_REQUEST, {"Content-Length": "0"})
+        assert accept(parse_request_head(request)).status == "101 Switching Protocols"
+
+    @pytest.mark.parametrize(
+        ("upgrade", "expected"),
+        [
+            ("websocket", True),
+            ("WebSocket", True),
+            ("h2c, websocket", True),
+            ("notwebsocket", False),
+            ("websocketx", False),
+            ("websocket/13", False),
+        ],
+    )
+    def test_upgrade_is_a_token_list(self, upgrade: str, expected: bool) -> None:
+        request = parse_request_head(with_headers(RFC6455_REQUEST, {"Upgrade": upgrade}))
+        assert is_upgrade_request(request) is expected
+
+    @pytest.mark.parametrize("missing", ["Sec-WebSocket-Key1", "Sec-WebSocket-Key2"])
+    def test_hixie76_needs_both_keys(self, missing: str) -> None:
+        """Not hixie-75: a reply without the challenge's answer would never complete."""
+        with pytest.raises(HandshakeError, match="Key1 and Key2") as info:
+            accept(parse_request_head(with_headers(HIXIE76_REQUEST, {missing: None})))
+        assert info.value.http_status == 400
+
+    def test_hixie76_key_with_too_many_digits(self) -> None:
+        """Past Python's 4300-digit limit, int() raised ValueError: now a 400."""
+        key = "1 " + "9" * 5000
+        with pytest.raises(HandshakeError) as info:
+            accept(parse_request_head(with_headers(HIXIE76_REQUEST, {"Sec-WebSocket-Key1": key})))
+        assert info.value.http_status == 400
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            'permessage-deflate; server_max_window_bits="\u00b2"',
+            "permessage-deflate; server_max_window_bits=08",
+            "permessage-deflate; client_max_window_bits=010",
+            'permessage-deflate; client_max_window_bits="\u00b9\u00b2"',
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+        ],
+    )
+    def test_invalid_deflate_offer_is_declined(self, value: str) -> None:
+        """RFC 7692 §5, §7.1.2: an offer with an invalid parameter value is declined, not
+        answered with an error (and not a ValueError out of the middleware)."""
+        handshake = accept(rfc6455_with({"Sec-WebSocket-Extensions": value}))
+        assert handshake.deflate is None
+        assert "Sec-WebSocket-Extensions" not in dict(handshake.headers)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge, parse_request_head
-from wsbackend.protocol.request import find_head_end
+from wsbackend.protocol.request import check_head_limits, find_head_end
 
 
 def test_parse() -> None:
@@ -43,3 +43,46 @@ def test_limits() -> None:
 def test_find_head_end() -> None:
     assert find_head_end(b"GET / HTTP/1.1\r\nHost: x\r\n") == -1
     assert find_head_end(b"GET / HTTP/1.1\r\n\r\nbody") == 18
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET / HTTP/1.1\r\nUpgrade : websocket\r\n\r\n",
+        b"GET / HTTP/1.1\r\nUpgrade\t: websocket\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA: b\r\n  folded\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA: b\x00c\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA: b\rc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA: b\nc\r\n\r\n",
+        b"GET / HTTP/1.1\r\nA\x00: b\r\n\r\n",
+        b"GET  / HTTP/1.1\r\n\r\n",
+        b"GET /a\x00b HTTP/1.1\r\n\r\n",
+        b"G\x00T / HTTP/1.1\r\n\r\n",
+    ],
+    ids=["space-before-colon", "tab-before-colon", "obs-fold", "nul-value", "cr-value",
+         "lf-value", "nul-name", "double-space", "nul-target", "nul-method"],
+)  # fmt: skip
+def test_strict_fields(head: bytes) -> None:
+    """RFC 9112 §5.1, §5.2 and RFC 9110 §5.5: what a server may refuse, we refuse."""
+    with pytest.raises(BadRequest):
+        parse_request_head(head)
+
+
+def test_tabs_and_obs_text_in_values_are_kept() -> None:
+    request = parse_request_head(b"GET / HTTP/1.1\r\nA: b\tc\xe9\r\n\r\n")
+    assert request.headers.get("A") == "b\tc\xe9"
+
+
+def test_check_head_limits() -> None:
+    """For hosts that parsed the head themselves: the same limits, applied afterwards."""
+    limits = Limits(max_request_head_size=64, max_request_headers=2)
+    small = parse_request_head(b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n")
+    check_head_limits(small, limits)
+    with pytest.raises(RequestHeaderTooLarge, match="more than 2"):
+        check_head_limits(
+            parse_request_head(b"GET / HTTP/1.1\r\n" + b"A: b\r\n" * 3 + b"\r\n"), limits
+        )
+    with pytest.raises(RequestHeaderTooLarge, match="over 64 bytes"):
+        check_head_limits(
+            parse_request_head(b"GET / HTTP/1.1\r\nA: " + b"b" * 60 + b"\r\n\r\n"), limits
+        )

@@ -13,7 +13,7 @@ from .errors import BadRequest, RequestHeaderTooLarge
 from .headers import Headers, check_fields
 from .limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["HandshakeRequest", "find_head_end", "parse_request_head"]
+__all__ = ["HandshakeRequest", "check_head_limits", "find_head_end", "parse_request_head"]
 
 _REQUEST_LINE_RE = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) (HTTP/\d\.\d)"
@@ -82,3 +82,20 @@ def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> Handshak
     headers = Headers(fields)
     check_fields(headers)
     return HandshakeRequest(method, target, version, headers)
+
+
+def check_head_limits(request: HandshakeRequest, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Apply the request-head limits to a request a host parsed with limits of its own
+    (gunicorn's, mod_wsgi's): its head as it was on the wire, give or take whitespace.
+
+    Raises:
+        RequestHeaderTooLarge: Over ``limits.max_request_head_size`` or
+            ``limits.max_request_headers``.
+    """
+    fields = list(request.headers)
+    if len(fields) > limits.max_request_headers:
+        raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
+    size = len(request.method) + len(request.target) + len(request.http_version) + 4
+    size += sum(len(name) + len(value) + 4 for name, value in fields) + 2
+    if size > limits.max_request_head_size:
+        raise RequestHeaderTooLarge(f"request head over {limits.max_request_head_size} bytes")

@@ -1,0 +1,149 @@
+"""Strict at the door, against running servers: request-head limits (431), one deadline for the
+whole head, upgrade requests parsed as strictly as the RFCs allow, and hixie-76 behind a proxy.
+Each refusal leaves the server serving the next client."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.rawclient import HIXIE76_ANSWER, HIXIE76_KEY1, HIXIE76_KEY2, RawClient
+from tests.e2e.test_bad_input import KEY, UPGRADE, assert_still_serving
+from tests.servers import TIME_UNIT, free_port, running, wsbackend_serve
+
+HYBI = ["GET /ws HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 13"]
+HIXIE76 = [
+    "GET /ws HTTP/1.1", "Host: 127.0.0.1", "Connection: Upgrade", "Upgrade: WebSocket",
+    f"Sec-WebSocket-Key1: {HIXIE76_KEY1}", f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
+]  # fmt: skip
+BIG_FIELDS = [f"X-Filler-{n}: {'f' * 1000}" for n in range(20)]
+"""20 KB in fields each within gunicorn's own limits, over our 16 KiB."""
+
+
+def status_of(port: int, lines: list[str], body: bytes = b"") -> int:
+    client = RawClient(port)
+    client.request(lines, body)
+    status = client.read_response().status
+    client.close()
+    return status
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [*HYBI, f"X-Big: {'x' * 20_000}"],
+        [*HYBI, *BIG_FIELDS],
+        [*HYBI, *(f"X-{n}: y" for n in range(200))],
+        ["GET / HTTP/1.1", "Host: 127.0.0.1", f"Cookie: {'c' * 60_000}"],
+    ],
+    ids=["one-large-field", "many-large-fields", "too-many-fields", "plain-request"],
+)
+def test_oversized_heads_get_431(server: int, lines: list[str]) -> None:
+    assert status_of(server, lines) == 431
+    assert_still_serving(server)
+
+
+@pytest.mark.parametrize(
+    ("lines", "body"),
+    [
+        ([*HYBI, "Content-Length: 6"], b"\x81\x80\x00\x00\x00\x00"),
+        ([*HYBI, "Transfer-Encoding: chunked"], b"0\r\n\r\n"),
+        ([*HYBI, "Transfer-Encoding: chunked", "Content-Length: 5"], b"0\r\n\r\n"),
+        (["GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade : websocket", "Connection: Upgrade",
+          KEY, "Sec-WebSocket-Version: 13"], b""),
+        ([*HYBI, "X-Nul: a\x00b"], b""),
+        ([*HYBI, "X-Cr: a\rb"], b""),
+        ([*HYBI, "X-Fold: a", " b"], b""),
+        ([*HIXIE76[:-1]], b"12345678"),
+    ],
+    ids=["content-length", "chunked", "chunked-and-length", "space-before-colon", "nul", "bare-cr",
+         "obs-fold", "hixie76-one-key"],
+)  # fmt: skip
+def test_malformed_upgrades_get_400(server: int, lines: list[str], body: bytes) -> None:
+    """websockets 17.4 refuses each of these; none may reach 101 or the site's page."""
+    assert status_of(server, lines, body) == 400
+    assert_still_serving(server)
+
+
+def test_upgrade_is_a_token_not_a_substring(server: int) -> None:
+    lines = ["GET /ws HTTP/1.1", "Host: 127.0.0.1", "Upgrade: notwebsocket",
+             "Connection: Upgrade", KEY, "Sec-WebSocket-Version: 13"]  # fmt: skip
+    assert status_of(server, lines) != 101
+
+
+def test_other_hosts_refuse_oversized_upgrades_with_431(plain_gevent_worker: int) -> None:
+    """Under gunicorn's parser the head is held before we see it (gunicorn's own limits bound
+    it); the middleware still refuses an upgrade over ours."""
+    assert status_of(plain_gevent_worker, [*HYBI, *BIG_FIELDS]) == 431
+    assert status_of(plain_gevent_worker, [*HIXIE76, *BIG_FIELDS], b"12345678") == 431
+
+
+def test_trickled_head_is_cut_off_by_one_deadline(standalone: int) -> None:
+    """A byte every 0.5 s never trips a per-read timeout; the head deadline (10 s by default)
+    ends it, while other clients are served."""
+    head = ("\r\n".join(HYBI) + "\r\n" + "X-Slow: " + "s" * 200).encode()
+    client = RawClient(standalone)
+    client.sock.settimeout(0.5 * TIME_UNIT)
+    started = time.monotonic()
+    cut_off = False
+    for byte in head:
+        try:
+            client.send(bytes([byte]))
+            if client.sock.recv(1) == b"":
+                cut_off = True
+                break
+        except TimeoutError:
+            continue
+        except OSError:
+            cut_off = True
+            break
+        if time.monotonic() - started > 60 * TIME_UNIT:
+            break
+        assert_still_serving(standalone)
+    else:
+        raise AssertionError("the whole head was sent without being cut off")
+    assert cut_off, "still connected after 60 s"
+    client.close()
+    assert_still_serving(standalone)
+
+
+def test_refusals_are_one_line_each(tmp_path: Path) -> None:
+    """No traceback: each refused head logs one line naming the peer and the status."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with running(wsbackend_serve(port, "e2e_site:application"), port, log):
+        for _ in range(3):
+            assert status_of(port, [*HYBI, f"X-Big: {'x' * 20_000}"]) == 431
+            assert status_of(port, [*HYBI, *(f"X-{n}: y" for n in range(200))]) == 431
+            assert status_of(port, [*HYBI, "X-Nul: a\x00b"]) == 400
+        assert_still_serving(port)
+    text = log.read_text()
+    assert "Traceback" not in text
+    refusals = [line for line in text.splitlines() if "refused the request head" in line]
+    assert len(refusals) == 9
+    assert sum("431 Request Header Fields Too Large" in line for line in refusals) == 6
+    assert all("127.0.0.1:" in line for line in refusals)
+
+
+@pytest.mark.parametrize("key3_after_reply", [False, True], ids=["key-with-head", "key-after-101"])
+def test_hixie76_chat_member_gets_its_member_list(server: int, key3_after_reply: bool) -> None:
+    """Behind Apache and nginx the key arrives after our 101, after the chat app's broadcast
+    of the member list: that broadcast waits for the challenge's answer instead of being lost."""
+    client = RawClient(server)
+    response = client.hixie76_handshake(
+        "/ws?nick=hixie&room=h76", protocol="chat", key3_after_reply=key3_after_reply
+    )
+    assert response.status == 101
+    assert response.body == HIXIE76_ANSWER
+    kinds = []
+    for _ in range(3):
+        message = json.loads(client.read_hixie_text())
+        kinds.append(message["type"])
+        if message["type"] == "members":
+            assert "hixie" in message["members"]
+            break
+    assert kinds == ["welcome", "members"]
+    client.close()
