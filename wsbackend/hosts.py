@@ -6,13 +6,15 @@ value from an application that took the connection over. This module is the only
 knows those details:
 
 1. our pywsgi handler (``wsbackend.worker.WebSocketWorker``, ``wsbackend serve``): all versions;
-2. gunicorn's plain gevent worker (``-k gevent``): ``gunicorn.socket`` and its read-ahead buffer;
+2. gunicorn's plain gevent worker (``-k gevent``): ``gunicorn.socket`` and its read-ahead buffer
+   (gunicorn 21.2 and later);
 3. gevent-websocket's worker: it already answered the RFC 6455 handshake and put its own
    socket object in ``wsgi.websocket``; we take the socket underneath.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -60,6 +62,24 @@ def take_buffered(rfile: Any, sock: Any) -> bytes:
         sock.settimeout(timeout)
 
 
+def _take_unread(unreader: Any) -> bytes:
+    """What gunicorn's parser read past the request head, without waiting for more.
+
+    ``Unreader.take_buffered()`` exists from gunicorn 26.2; before it, the same bytes sit in
+    its ``buf`` (a BytesIO), which ``read()`` cannot drain without blocking once empty.
+    """
+    take_buffered = getattr(unreader, "take_buffered", None)
+    if take_buffered is not None:
+        return bytes(take_buffered())
+    held: bytes = unreader.buf.getvalue()
+    unreader.buf = io.BytesIO()
+    return held
+
+
+def _exhausted(*args: object) -> bytes:
+    return b""
+
+
 def find_transport(environ: Mapping[str, Any]) -> Transport | None:
     """Take over the socket of the request in ``environ``; None if this host cannot hand it over
     (mod_wsgi, a server without one of the hooks above)."""
@@ -77,6 +97,11 @@ def find_transport(environ: Mapping[str, Any]) -> Transport | None:
         from gunicorn.workers.base_async import ALREADY_HANDLED
 
         unreader = getattr(getattr(environ.get("wsgi.input"), "reader", None), "unreader", None)
-        initial = unreader.take_buffered() if unreader is not None else b""
+        initial = b""
+        if unreader is not None:
+            initial = _take_unread(unreader)
+            # Before gunicorn 27 the keep-alive loop parses again after ALREADY_HANDLED, on
+            # the socket we will have closed (a traceback per connection): it sees EOF instead.
+            unreader.chunk = _exhausted
         return Transport(sock, initial, False, ALREADY_HANDLED)
     return None
