@@ -4,6 +4,7 @@ is held, strict, and freed without the cycle collector."""
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 
@@ -80,7 +81,7 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     result = subprocess.run(
         [sys.executable, str(ROOT / "tests" / "handler_gc_probe.py")],
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True,
         text=True,
         timeout=120 * TIME_UNIT,

@@ -25,6 +25,7 @@ from wsbackend.protocol import (
     parse_request_head,
 )
 from wsbackend.protocol.deflate import DeflateParameters, PerMessageDeflate
+from wsbackend.protocol.headers import parse_extension_offers
 from wsbackend.protocol.hixie import encode_text
 from wsbackend.protocol.hybi import Opcode
 
@@ -186,3 +187,66 @@ def test_garbage_handshakes(fields: list[tuple[str, str]]) -> None:
     request = HandshakeRequest("GET", "/", "HTTP/1.1", Headers(base + fields))
     with contextlib.suppress(HandshakeError):
         accept(request)
+
+
+deflate_param_names = st.sampled_from(
+    [
+        "server_no_context_takeover",
+        "client_no_context_takeover",
+        "server_max_window_bits",
+        "client_max_window_bits",
+        "x",
+    ]
+)
+deflate_param_values = st.one_of(
+    st.none(),
+    st.integers(min_value=-1, max_value=20).map(str),
+    st.sampled_from(["08", "010", "\u00b2", "\u00b9\u00b2", "1\u00b2", "+9", "9 ", "", "0x9"]),
+    st.text(alphabet="0123456789\u00b2\u00b3\u00b9\u00bc ", min_size=1, max_size=3),
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=4),
+)
+"""Window bits in range, out of range, with leading zeros, and in the digits ``str.isdigit``
+accepts but ``int`` does not (latin-1's superscripts: what a host decodes a head with)."""
+
+
+@st.composite
+def extension_headers(draw: st.DrawFn) -> str:
+    """Values of ``Sec-WebSocket-Extensions`` near the grammar of RFC 7692 §7.1: the offers
+    valid and invalid parameter values hide in, quoted and not."""
+    offers = []
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        parts = [draw(st.sampled_from(["permessage-deflate", "x-other", "permessage-deflate "]))]
+        for _ in range(draw(st.integers(min_value=0, max_value=4))):
+            name, value = draw(deflate_param_names), draw(deflate_param_values)
+            if value is None:
+                parts.append(name)
+            else:
+                quoted = draw(st.booleans())
+                parts.append(f'{name}="{value}"' if quoted else f"{name}={value}")
+        offers.append("; ".join(parts))
+    return ", ".join(offers)
+
+
+@settings(max_examples=300)
+@given(extension_headers())
+def test_extension_offers_are_accepted_declined_or_refused(value: str) -> None:
+    """Any offer: permessage-deflate with in-range parameters, declined, or a 400; never
+    another exception (a superscript digit once raised ValueError out of the middleware)."""
+    base = [
+        ("Host", "h"),
+        ("Upgrade", "websocket"),
+        ("Connection", "upgrade"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13"),
+        ("Sec-WebSocket-Extensions", value),
+    ]
+    try:
+        handshake = accept(HandshakeRequest("GET", "/", "HTTP/1.1", Headers(base)))
+    except HandshakeError as exc:
+        assert exc.http_status == 400
+        return
+    if handshake.deflate is not None:
+        assert 8 <= handshake.deflate.server_max_window_bits <= 15
+        assert 8 <= handshake.deflate.client_max_window_bits <= 15
+        reply = dict(handshake.headers)["Sec-WebSocket-Extensions"]
+        assert parse_extension_offers(reply)[0].name == "permessage-deflate"
