@@ -266,6 +266,12 @@ class TestStrictUpgrade:
             accept(rfc6455_with(replace))
         assert info.value.http_status == 400
 
+    def test_key_outside_ascii(self) -> None:
+        """base64 raised ValueError, not binascii.Error, for a latin-1 character: a 500."""
+        with pytest.raises(HandshakeError, match="not 16 bytes") as info:
+            accept(rfc6455_with({"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=\u00b2"}))
+        assert info.value.http_status == 400
+
     def test_empty_body_allowed(self) -> None:
         request = with_headers(RFC6455_REQUEST, {"Content-Length": "0"})
         assert accept(parse_request_head(request)).status == "101 Switching Protocols"

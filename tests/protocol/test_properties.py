@@ -250,3 +250,23 @@ def test_extension_offers_are_accepted_declined_or_refused(value: str) -> None:
         assert 8 <= handshake.deflate.client_max_window_bits <= 15
         reply = dict(handshake.headers)["Sec-WebSocket-Extensions"]
         assert parse_extension_offers(reply)[0].name == "permessage-deflate"
+
+
+@given(
+    st.lists(
+        st.tuples(header_names, st.text(st.characters(max_codepoint=0xFF), max_size=40)),
+        max_size=6,
+    ),
+    st.sampled_from(["13", "8", "7", None]),
+)
+def test_garbage_fields_of_a_versioned_request(
+    fields: list[tuple[str, str]], version: str | None
+) -> None:
+    """Garbage beside a valid version, so that the per-version checks are reached: accepted or
+    a HandshakeError, whatever latin-1 a host decoded the head into."""
+    base = [("Host", "h"), ("Upgrade", "websocket"), ("Connection", "upgrade")]
+    if version is not None:
+        base.append(("Sec-WebSocket-Version", version))
+    request = HandshakeRequest("GET", "/", "HTTP/1.1", Headers(base + fields))
+    with contextlib.suppress(HandshakeError):
+        accept(request)

@@ -13,7 +13,6 @@ Versions are told apart by their headers: ``Sec-WebSocket-Version`` means hybi-0
 from __future__ import annotations
 
 import base64
-import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -231,7 +230,7 @@ def _accept_hybi(
         raise BadRequest("missing or repeated Sec-WebSocket-Key")
     try:
         raw_key = base64.b64decode(keys[0].strip(), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character outside ASCII
         raw_key = b""
     if len(raw_key) != _KEY_SIZE:
         raise BadRequest(f"Sec-WebSocket-Key {keys[0][:40]!r} is not 16 bytes in base64")
