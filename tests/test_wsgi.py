@@ -77,3 +77,16 @@ def test_refused_handshake_carries_its_status_and_headers() -> None:
     middleware(upgrade_environ(HTTP_SEC_WEBSOCKET_VERSION="6"), start_response)
     assert start_response.status == "426 Upgrade Required"
     assert ("Sec-WebSocket-Version", "13, 8, 7") in start_response.headers
+
+
+def test_hosts_that_parse_the_head_themselves_get_the_limits_too() -> None:
+    """mod_wsgi's and gunicorn's parsers hold the head before we see it; an upgrade over our
+    limits is still a 431 (not a 501, not a 101), and a body on an upgrade a 400."""
+    middleware = WebSocketMiddleware(default_app=Application())
+    oversized = upgrade_environ(**{f"HTTP_X_FILLER_{n}": "f" * 1000 for n in range(20)})
+    start_response = StartResponse()
+    middleware(oversized, start_response)
+    assert start_response.status == "431 Request Header Fields Too Large"
+    start_response = StartResponse()
+    middleware(upgrade_environ(CONTENT_LENGTH="6"), start_response)
+    assert start_response.status == "400 Bad Request"

@@ -68,8 +68,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         self.socket.settimeout(None)
         deadline = gevent.Timeout(self.handshake_timeout)
         deadline.start()
+        started = False
         try:
-            head = read_request_head(self.rfile, self.limits)
+            started = bool(self.rfile.peek(1))
+            head = read_request_head(self.rfile, self.limits) if started else None
         except HandshakeError as exc:
             log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
             self._refused = True
@@ -77,7 +79,13 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         except gevent.Timeout as exc:
             if exc is not deadline:
                 raise
-            log.info("%s: no request head within %s s", self._peer(), self.handshake_timeout)
+            # An idle keep-alive or preconnected socket is normal; a head cut off is not.
+            log.log(
+                logging.INFO if started else logging.DEBUG,
+                "%s: no whole request head within %s s",
+                self._peer(),
+                self.handshake_timeout,
+            )
             return None
         except OSError:
             return None

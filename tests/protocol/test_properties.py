@@ -227,7 +227,7 @@ def extension_headers(draw: st.DrawFn) -> str:
     return ", ".join(offers)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(extension_headers())
 def test_extension_offers_are_accepted_declined_or_refused(value: str) -> None:
     """Any offer: permessage-deflate with in-range parameters, declined, or a 400; never
