@@ -42,6 +42,8 @@ __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
 log = logging.getLogger("wsbackend.wsgi")
 
 StartResponse = Callable[..., Any]
+CLOSE = ("Connection", "close")
+"""Ends the HTTP connection after a refusal, instead of reading what follows as a request."""
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Admission = Callable[[dict[str, Any]], bool]
 
@@ -193,22 +195,22 @@ class WebSocketMiddleware:
         peer = peer_name(environ)
         try:
             accepted = self._accept(environ, request, view)
-            if accepted.version.is_hixie:
-                log.warning(
-                    "%s: refused a %s client: gevent-websocket's worker speaks only RFC 6455 "
-                    "and hybi-07/08; serve it with -k wsbackend.worker.WebSocketWorker",
-                    peer,
-                    accepted.version.value,
-                )
-                raise UpgradeRequired(
-                    f"{accepted.version.value} is not served on this server; use RFC 6455",
-                    ((SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),),
-                )
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
-            headers = (*exc.headers, ("Connection", "close"))
-            return respond(start_response, exc.status_line, str(exc), headers)
-        return None
+            return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
+        if not accepted.version.is_hixie:
+            return None
+        log.warning(
+            "%s: refused a %s client with 426: gevent-websocket's worker speaks only RFC 6455 "
+            "and hybi-07/08; serve it with -k wsbackend.worker.WebSocketWorker",
+            peer,
+            accepted.version.value,
+        )
+        refusal = UpgradeRequired(
+            f"{accepted.version.value} is not served on this server; use RFC 6455",
+            ((SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),),
+        )
+        return respond(start_response, refusal.status_line, str(refusal), (*refusal.headers, CLOSE))
 
     def _accept(
         self, environ: dict[str, Any], request: HandshakeRequest, view: ClientView

@@ -258,3 +258,21 @@ def test_hixie_under_gevent_websocket_worker(no_default: tuple[str, int, Path], 
     text = log.read_text()
     assert text.count(REFUSAL_LINE) == before + 1
     assert "Traceback" not in text
+
+
+def test_stated_differences(compat: tuple[str, int]) -> None:
+    """What the README says still differs or is gained: ours refuses a foreign page's origin
+    and negotiates permessage-deflate; gevent-websocket does neither."""
+    worker, port = compat
+    url = f"ws://127.0.0.1:{port}/loop"
+    deflate = RawClient(port).hybi_handshake(
+        13, "/loop", extra=["Sec-WebSocket-Extensions: permessage-deflate"]
+    )
+    if worker == OUR_WORKER:
+        with pytest.raises(websocket_client.WebSocketBadStatusException) as refused:
+            websocket_client.create_connection(url, origin="https://elsewhere.example")
+        assert refused.value.status_code == 403
+        assert deflate.headers["sec-websocket-extensions"].startswith("permessage-deflate")
+    else:
+        websocket_client.create_connection(url, origin="https://elsewhere.example").close()
+        assert "sec-websocket-extensions" not in deflate.headers
