@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
@@ -215,10 +216,21 @@ class WebSocketMiddleware:
     def _accept(
         self, environ: dict[str, Any], request: HandshakeRequest, view: ClientView
     ) -> AcceptedHandshake:
-        accepted = accept(request, self.policy, view.scheme == "https")
+        accepted = accept(request, self._policy_for(environ), view.scheme == "https")
         if self.admit is not None and not self.admit(environ):
             raise Forbidden("refused by the admission hook")
         return accepted
+
+    def _policy_for(self, environ: dict[str, Any]) -> HandshakePolicy:
+        """gevent-websocket's subprotocol rule when the site application has ``app_protocol``
+        (its ``Resource`` has): the name it gives for the path, if the client offered it."""
+        app_protocol = getattr(self.site_app, "app_protocol", None)
+        if self.registry is not None or app_protocol is None:
+            return self.policy
+        name = app_protocol(str(environ.get("PATH_INFO", "")))
+        return replace(
+            self.policy, select_subprotocol=lambda offers: name if name in offers else None
+        )
 
     def _upgrade(
         self,

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from flask_sockets import Sockets
 from geventwebsocket import Resource, WebSocketApplication, WebSocketError
+from geventwebsocket.protocols.base import BaseProtocol
 from werkzeug.routing import Rule
 
 EVENTS: defaultdict[str, list[Any]] = defaultdict(list)
@@ -44,6 +45,16 @@ class EchoApplication(WebSocketApplication):
         EVENTS[self.tag].append(["close", reason])
 
 
+class NamedProtocol(BaseProtocol):
+    PROTOCOL_NAME = "echo.v1"
+
+
+class NamedEchoApplication(EchoApplication):
+    """An app whose protocol has a name: the 101 answers with it when the client offers it."""
+
+    protocol_class = NamedProtocol
+
+
 class ChatApplication(WebSocketApplication):
     """gevent-websocket's chat example: nicknames on ``handler.active_client``, broadcast to
     every entry of ``handler.server.clients``."""
@@ -71,7 +82,12 @@ def events_page(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 resource = Resource(
     OrderedDict(
-        [("^/echo", EchoApplication), ("^/chat", ChatApplication), ("^/events", events_page)]
+        [
+            ("^/echo", EchoApplication),
+            ("^/named", NamedEchoApplication),
+            ("^/chat", ChatApplication),
+            ("^/events", events_page),
+        ]
     )
 )
 
@@ -127,3 +143,7 @@ def application(environ: dict[str, Any], start_response: Any) -> Any:
     if path.startswith("/loop"):
         return plain_loop(environ, start_response)
     return resource(environ, start_response)
+
+
+application.app_protocol = resource.app_protocol  # type: ignore[attr-defined]
+"""What gevent-websocket's handler asks the top-level application for the subprotocol."""

@@ -276,3 +276,21 @@ def test_stated_differences(compat: tuple[str, int]) -> None:
     else:
         websocket_client.create_connection(url, origin="https://elsewhere.example").close()
         assert "sec-websocket-extensions" not in deflate.headers
+
+
+@pytest.mark.parametrize(
+    ("offer", "answer"),
+    [("echo.v1", "echo.v1"), ("other, echo.v1", "echo.v1"), ("other", None), (None, None)],
+)
+def test_named_protocol_is_answered(
+    compat: tuple[str, int], offer: str | None, answer: str | None
+) -> None:
+    """A WebSocketApplication whose protocol class has a PROTOCOL_NAME: the 101 names it when
+    the client offered it (``app_protocol``), as browsers require."""
+    _, port = compat
+    client = RawClient(port)
+    response = client.hybi_handshake(13, "/named?tag=named", protocols=offer)
+    assert response.status == 101
+    assert response.headers.get("sec-websocket-protocol") == answer
+    client.send_frame(0x1, b"named")
+    assert client.read_message() == (0x1, b"named")
