@@ -165,8 +165,9 @@ def test_binary_to_a_hixie_client_raises_what_gevent_websocket_apps_catch() -> N
     websocket = WebSocket(server_sock, Endpoint(ProtocolVersion.HIXIE_75))
     legacy = LegacyWebSocket(websocket, {}, LegacyServer(lambda *args: []))
     assert legacy.version is None
-    with pytest.raises(geventwebsocket.WebSocketError, match="binary"):
+    with pytest.raises(geventwebsocket.WebSocketError, match="binary") as caught:
         legacy.send(b"\x00\x01")
+    assert not isinstance(caught.value, ConnectionClosed)
     legacy.send("text still goes")
     client_sock.close()
     websocket.release()

@@ -6,11 +6,11 @@ observe of gevent-websocket's object:
 
 - ``receive()`` returns each message (text as str, binary as bytearray), returns None once when
   the connection ends (close frame, protocol error, vanished peer), then raises
-  :class:`LegacyWebSocketError`. ``WebSocketApplication.handle()`` relies on that raise to leave
+  :class:`LegacyConnectionClosed`. ``WebSocketApplication.handle()`` relies on that raise to leave
   its loop and call ``on_close``; without it that loop never yields.
-- ``send()`` on a closed connection raises :class:`LegacyWebSocketError`, which is a
-  ``geventwebsocket.WebSocketError`` when gevent-websocket is installed (and our
-  :class:`~wsbackend.connection.ConnectionClosed` in any case).
+- ``send()`` on a closed connection raises :class:`LegacyConnectionClosed`, which is a
+  ``geventwebsocket.WebSocketError`` when gevent-websocket is installed (an ``OSError``, as
+  that is, otherwise) and our :class:`~wsbackend.connection.ConnectionClosed`.
 - ``environ``, ``path``, ``origin``, ``protocol``, ``version``, ``current_app``, ``logger`` and
   ``handler`` (``handler.server.clients``, ``handler.active_client``).
 
@@ -37,6 +37,7 @@ else:
 
 __all__ = [
     "LegacyClient",
+    "LegacyConnectionClosed",
     "LegacyHandler",
     "LegacyServer",
     "LegacyWebSocket",
@@ -53,9 +54,13 @@ MSG_CLOSED = "Connection closed"
 Address = tuple[str, int]
 
 
-class LegacyWebSocketError(ConnectionClosed, _GeventWebSocketError):
-    """What gevent-websocket raises: caught by ``except geventwebsocket.WebSocketError`` and by
-    ``except wsbackend.ConnectionClosed`` alike."""
+class LegacyWebSocketError(_GeventWebSocketError):
+    """What gevent-websocket raises: caught by ``except geventwebsocket.WebSocketError``."""
+
+
+class LegacyConnectionClosed(LegacyWebSocketError, ConnectionClosed):
+    """A send or receive on a closed connection: caught by ``except
+    geventwebsocket.WebSocketError`` and by ``except wsbackend.ConnectionClosed`` alike."""
 
 
 class _NoCurrentApp:
@@ -173,10 +178,10 @@ class LegacyWebSocket:
     # -- the calls -----------------------------------------------------------------------------
 
     def receive(self) -> str | bytearray | None:
-        """The next message; None once when the connection ends, then LegacyWebSocketError."""
+        """The next message; None once when the connection ends, then LegacyConnectionClosed."""
         if self._ended:
             self.current_app.on_close(MSG_ALREADY_CLOSED)
-            raise LegacyWebSocketError(MSG_ALREADY_CLOSED)
+            raise LegacyConnectionClosed(MSG_ALREADY_CLOSED)
         message = self.websocket.receive()
         if message is None:
             self._ended = True
@@ -189,8 +194,9 @@ class LegacyWebSocket:
         """Send text for str and binary for anything else, unless ``binary`` says otherwise.
 
         Raises:
-            LegacyWebSocketError: The connection is closed, or the message is binary and the
-                client speaks hixie, which has no binary frames.
+            LegacyConnectionClosed: The connection is closed.
+            LegacyWebSocketError: A binary message to a hixie client, which has no binary
+                frames.
         """
         if binary is None:
             binary = not isinstance(message, str)
@@ -198,7 +204,7 @@ class LegacyWebSocket:
             self.websocket.send(message, binary)
         except ConnectionClosed as exc:
             self.current_app.on_close(MSG_SOCKET_DEAD)
-            raise LegacyWebSocketError(MSG_SOCKET_DEAD) from exc
+            raise LegacyConnectionClosed(MSG_SOCKET_DEAD) from exc
         except InvalidState as exc:
             raise LegacyWebSocketError(str(exc)) from exc
 
