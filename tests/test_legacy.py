@@ -7,6 +7,8 @@ application's ``current_app.on_close`` hears the same messages at the same momen
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import geventwebsocket
@@ -171,3 +173,17 @@ def test_binary_to_a_hixie_client_raises_what_gevent_websocket_apps_catch() -> N
     legacy.send("text still goes")
     client_sock.close()
     websocket.release()
+
+
+def test_without_gevent_websocket_the_errors_are_still_socket_errors() -> None:
+    """Without gevent-websocket installed, the errors derive from OSError, as its own do."""
+    code = (
+        "import sys; sys.modules['geventwebsocket'] = None\n"
+        "from wsbackend.legacy import LegacyConnectionClosed, LegacyWebSocketError\n"
+        "from wsbackend.connection import ConnectionClosed\n"
+        "from wsbackend import WebSocketMiddleware\n"
+        "WebSocketMiddleware(lambda environ, start_response: [])\n"
+        "assert issubclass(LegacyWebSocketError, OSError)\n"
+        "assert issubclass(LegacyConnectionClosed, ConnectionClosed)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
