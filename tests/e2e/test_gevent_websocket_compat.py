@@ -40,7 +40,9 @@ def compat(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     log = tmp_path_factory.mktemp("compat") / "server.log"
     with running(gunicorn(request.param, "gws_apps:application", port), port, log):
         yield request.param, port
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "Traceback" not in text
+    assert "WORKER TIMEOUT" not in text and "SIGKILL" not in text, "a worker got stuck"
 
 
 def page(port: int, path: str) -> tuple[int, bytes]:
