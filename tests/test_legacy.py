@@ -90,6 +90,7 @@ def test_messages_then_none_once_then_the_error(connection: Any, site: SiteApp) 
         frame(Opcode.TEXT, b"one") + frame(Opcode.BINARY, b"two") + frame(Opcode.CLOSE, b"\x03\xe8")
     )
     assert legacy.receive() == "one"
+    assert not legacy.closed, "the messages before the close frame come first"
     binary = legacy.receive()
     assert (type(binary), binary) == (bytearray, b"two")
     assert legacy.receive() is None

@@ -9,8 +9,8 @@ observe of gevent-websocket's object:
   :class:`LegacyConnectionClosed`. ``WebSocketApplication.handle()`` relies on that raise to leave
   its loop and call ``on_close``; without it that loop never yields.
 - ``send()`` on a closed connection raises :class:`LegacyConnectionClosed`, which is a
-  ``geventwebsocket.WebSocketError`` when gevent-websocket is installed (an ``OSError``, as
-  that is, otherwise) and our :class:`~wsbackend.connection.ConnectionClosed`.
+  ``geventwebsocket.WebSocketError`` when gevent-websocket is installed (otherwise an
+  ``OSError``, as that class is) and our :class:`~wsbackend.connection.ConnectionClosed`.
 - ``environ``, ``path``, ``origin``, ``protocol``, ``version``, ``current_app``, ``logger`` and
   ``handler`` (``handler.server.clients``, ``handler.active_client``).
 
@@ -172,8 +172,9 @@ class LegacyWebSocket:
 
     @property
     def closed(self) -> bool:
-        """True once the connection ended or the application closed it."""
-        return self._ended or self.websocket.closed
+        """True once ``receive()`` returned None or the application closed: as in
+        gevent-websocket, messages read before a close frame still come first."""
+        return self._ended
 
     # -- the calls -----------------------------------------------------------------------------
 

@@ -296,3 +296,16 @@ def test_named_protocol_is_answered(
     assert response.headers.get("sec-websocket-protocol") == answer
     client.send_frame(0x1, b"named")
     assert client.read_message() == (0x1, b"named")
+
+
+def test_message_just_before_the_close_is_served(compat: tuple[str, int]) -> None:
+    """A message and the close frame in one packet: a ``while not ws.closed`` loop (the
+    flask-sockets recipe) still receives and answers the message first."""
+    _, port = compat
+    client = RawClient(port)
+    assert client.hybi_handshake(13, "/flask/echo").status == 101
+    message = struct.pack("!BB", 0x81, 0x80 | 4) + b"\x00" * 4 + b"last"
+    close = struct.pack("!BB", 0x88, 0x80 | 2) + b"\x00" * 4 + struct.pack("!H", 1000)
+    client.send(message + close)
+    assert client.read_message() == (0x1, b"last")
+    assert client.read_message()[0] == 0x8
