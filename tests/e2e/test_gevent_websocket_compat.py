@@ -54,16 +54,15 @@ def page(port: int, path: str) -> tuple[int, bytes]:
     return response.status, response.body
 
 
-def events(port: int, tag: str, until: str | None = None) -> list[Any]:
-    """What the connection tagged ``tag`` recorded, once its last record is ``until``."""
+def events(port: int, tag: str, until: str) -> list[Any]:
+    """What the connection tagged ``tag`` recorded, once its last record is ``until`` (or
+    after ``HTTP_TIMEOUT``)."""
     deadline = time.monotonic() + HTTP_TIMEOUT
     while True:
         status, body = page(port, "/events")
         assert status == 200
         recorded = json.loads(body).get(tag, [])
-        if until is None or (recorded and recorded[-1][0] == until):
-            return recorded
-        if time.monotonic() > deadline:
+        if (recorded and recorded[-1][0] == until) or time.monotonic() > deadline:
             return recorded
         time.sleep(0.05)
 
