@@ -131,7 +131,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         if "HTTP_UPGRADE" in self.environ and not getattr(
             application, "handles_websocket_upgrades", False
         ):
-            self.application = WebSocketMiddleware(application)
+            # Once per server: its legacy sockets share one ``handler.server.clients``.
+            self.application = self.server.application = WebSocketMiddleware(application)
         super().run_application()
 
     def process_result(self) -> None:

@@ -9,17 +9,26 @@ knows those details:
 2. gunicorn's plain gevent worker (``-k gevent``): ``gunicorn.socket`` and its read-ahead buffer
    (gunicorn 21.2 and later);
 3. gevent-websocket's worker: it already answered the RFC 6455 handshake and put its own
-   socket object in ``wsgi.websocket``; we take the socket underneath.
+   socket object in ``wsgi.websocket``; we take the socket underneath. Its handler is taught to
+   let the application refuse a request first (:func:`prepare_gevent_websocket_handler`).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["HANDLER_KEY", "SocketOwner", "Transport", "find_transport", "take_buffered"]
+__all__ = [
+    "HANDLER_KEY",
+    "SocketOwner",
+    "Transport",
+    "find_transport",
+    "prepare_gevent_websocket_handler",
+    "take_buffered",
+]
 
 HANDLER_KEY = "wsbackend.handler"
 """Where our pywsgi handler puts itself in the environ."""
@@ -105,3 +114,30 @@ def find_transport(environ: Mapping[str, Any]) -> Transport | None:
             unreader.chunk = _exhausted
         return Transport(sock, initial, False, ALREADY_HANDLED)
     return None
+
+
+_ASKS_FIRST = "_wsbackend_asks_application_first"
+
+
+def prepare_gevent_websocket_handler() -> None:
+    """Let gevent-websocket's handler, if loaded, ask the application before it upgrades.
+
+    That handler answers the handshake before the application runs: it sends 101 for a
+    subprotocol nobody serves, and every request it refuses itself (hixie clients, unknown
+    versions) ends in a ``TypeError`` traceback, its refusal bodies being str, with nothing
+    sent. Wrapped here, it first calls the application's ``refuse_early(environ,
+    start_response)`` (our middleware's) and sends that response when there is one.
+    Applications without that method see no change. Done once per process.
+    """
+    handler_class = getattr(sys.modules.get("geventwebsocket.handler"), "WebSocketHandler", None)
+    if handler_class is None or getattr(handler_class, _ASKS_FIRST, False):
+        return
+    upgrade: Callable[[Any], Any] = handler_class.upgrade_websocket
+
+    def upgrade_unless_refused(handler: Any) -> Any:
+        refuse = getattr(handler.application, "refuse_early", None)
+        response = refuse(handler.environ, handler.start_response) if refuse else None
+        return upgrade(handler) if response is None else response
+
+    handler_class.upgrade_websocket = upgrade_unless_refused
+    setattr(handler_class, _ASKS_FIRST, True)

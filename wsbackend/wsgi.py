@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 from .application import Application, AppRegistry, Client, run_session
 from .connection import DEFAULT_SETTINGS, ConnectionSettings, WebSocket
-from .hosts import find_transport
+from .hosts import find_transport, prepare_gevent_websocket_handler
+from .legacy import LegacyServer
 from .protocol import (
     DeflateConfig,
     Endpoint,
@@ -26,6 +28,7 @@ from .protocol import (
     Headers,
     Limits,
     OriginPolicy,
+    UpgradeRequired,
     accept,
     is_upgrade_request,
 )
@@ -33,6 +36,7 @@ from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import CONTENT_LENGTH, SEC_WEBSOCKET_VERSION
 from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import check_head_limits
+from .protocol.versions import SUPPORTED_HYBI_VERSIONS
 from .proxies import ClientView, TrustedProxies
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
@@ -40,6 +44,8 @@ __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
 log = logging.getLogger("wsbackend.wsgi")
 
 StartResponse = Callable[..., Any]
+CLOSE = ("Connection", "close")
+"""Ends the HTTP connection after a refusal, instead of reading what follows as a request."""
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Admission = Callable[[dict[str, Any]], bool]
 
@@ -149,6 +155,7 @@ class WebSocketMiddleware:
         else:
             self.registry = None
         self.site_app = site_app
+        self.legacy_server = LegacyServer(site_app) if site_app is not None else None
         self.settings = settings
         self.limits = limits
         self.deflate = deflate
@@ -163,6 +170,7 @@ class WebSocketMiddleware:
             check_origin=check_origin or OriginPolicy.allowing(allowed_origins),
             deflate=deflate,
         )
+        prepare_gevent_websocket_handler()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if "HTTP_UPGRADE" in environ:
@@ -173,6 +181,60 @@ class WebSocketMiddleware:
         if self.site_app is None:
             return respond(start_response, "404 Not Found", "Only WebSocket connections here.")
         return self.site_app(environ, start_response)
+
+    def refuse_early(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> list[bytes] | None:
+        """For hosts that answer the handshake before calling us (gevent-websocket's handler):
+        the response refusing this request, or None for a request they may go on with.
+
+        Such hosts speak only hybi-07/08 and RFC 6455, so hixie requests get 426.
+        """
+        if "HTTP_UPGRADE" not in environ:
+            return None
+        view = self.proxies.resolve(environ)
+        request = request_from_environ(environ, view.host)
+        if not is_upgrade_request(request):
+            return None
+        peer = peer_name(environ)
+        try:
+            accepted = self._accept(environ, request, view)
+        except HandshakeError as exc:
+            log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
+        if not accepted.version.is_hixie:
+            return None
+        log.warning(
+            "%s: refused a %s client with 426: gevent-websocket's worker speaks only RFC 6455 "
+            "and hybi-07/08; serve it with -k wsbackend.worker.WebSocketWorker",
+            peer,
+            accepted.version.value,
+        )
+        refusal = UpgradeRequired(
+            f"{accepted.version.value} is not served on this server; use RFC 6455",
+            ((SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),),
+        )
+        return respond(start_response, refusal.status_line, str(refusal), (*refusal.headers, CLOSE))
+
+    def _accept(
+        self, environ: dict[str, Any], request: HandshakeRequest, view: ClientView
+    ) -> AcceptedHandshake:
+        check_head_limits(request, self.limits)
+        accepted = accept(request, self._policy_for(environ), view.scheme == "https")
+        if self.admit is not None and not self.admit(environ):
+            raise Forbidden("refused by the admission hook")
+        return accepted
+
+    def _policy_for(self, environ: dict[str, Any]) -> HandshakePolicy:
+        """gevent-websocket's subprotocol rule when the site application has ``app_protocol``
+        (its ``Resource`` has): the name it gives for the path, if the client offered it."""
+        app_protocol = getattr(self.site_app, "app_protocol", None)
+        if self.registry is not None or app_protocol is None:
+            return self.policy
+        name = app_protocol(str(environ.get("PATH_INFO", "")))
+        return replace(
+            self.policy, select_subprotocol=lambda offers: name if name in offers else None
+        )
 
     def _upgrade(
         self,
@@ -186,10 +248,7 @@ class WebSocketMiddleware:
         if host_upgraded and self.registry is None and self.site_app is not None:
             return self.site_app(environ, start_response)
         try:
-            check_head_limits(request, self.limits)
-            accepted = accept(request, self.policy, view.scheme == "https")
-            if self.admit is not None and not self.admit(environ):
-                raise Forbidden("refused by the admission hook")
+            accepted = self._accept(environ, request, view)
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
             if host_upgraded:
@@ -245,16 +304,17 @@ class WebSocketMiddleware:
         self, environ: dict[str, Any], websocket: WebSocket, request: HandshakeRequest
     ) -> None:
         """gevent-websocket style: the site's application drives ``environ["wsgi.websocket"]``."""
-        assert self.site_app is not None
-        environ["wsgi.websocket"] = websocket
-        environ["wsgi.websocket_version"] = (
-            request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
-        )
-        result = self.site_app(environ, lambda status, headers, exc_info=None: None)
-        try:
-            for _ in result:
-                pass
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+        assert self.site_app is not None and self.legacy_server is not None
+        with self.legacy_server.connected(websocket, environ) as legacy:
+            environ["wsgi.websocket"] = legacy
+            environ["wsgi.websocket_version"] = (
+                request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+            )
+            result = self.site_app(environ, lambda status, headers, exc_info=None: None)
+            try:
+                for _ in result:
+                    pass
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()

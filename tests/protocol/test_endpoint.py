@@ -90,6 +90,28 @@ class TestClosingHandshake:
         endpoint.receive_eof()
         assert endpoint.events_received() == [Closed(1006, "", clean=False)]
 
+    def test_messages_before_the_close_can_be_answered(self) -> None:
+        """A message read together with the peer's close frame is delivered first, and a
+        reply sent before the transport collects events again leaves before our close."""
+        endpoint = server()
+        data = client_frame(Opcode.TEXT, b"last") + client_frame(Opcode.CLOSE, b"\x03\xe8")
+        assert feed(endpoint, data) == [TextMessage("last")]
+        assert endpoint.failure_pending
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"after the close"))
+        endpoint.send_text("last")
+        assert endpoint.events_received() == [Closed(1000, "", clean=True)]
+        assert endpoint.data_to_send() == encode_frame(Opcode.TEXT, b"last") + encode_frame(
+            Opcode.CLOSE, b"\x03\xe8"
+        )
+        assert endpoint.transport_should_close
+
+    def test_eof_after_a_held_close_reports_the_close(self) -> None:
+        endpoint = server()
+        endpoint.receive_data(client_frame(Opcode.TEXT, b"last") + client_frame(Opcode.CLOSE, b""))
+        assert endpoint.events_received() == [TextMessage("last")]
+        endpoint.receive_eof()
+        assert endpoint.events_received() == [Closed(1005, "", clean=True)]
+
     def test_closed_reported_once(self) -> None:
         endpoint = server()
         feed(endpoint, client_frame(Opcode.CLOSE, b""))
@@ -191,6 +213,13 @@ class TestHixie76:
         assert feed(endpoint, b"\xff\x00") == [Closed(1005, "", clean=True)]
         assert endpoint.data_to_send() == b"\xff\x00"
         assert endpoint.transport_should_close
+
+    def test_message_before_the_closing_frame_can_be_answered(self) -> None:
+        endpoint = Endpoint(ProtocolVersion.HIXIE_76)
+        assert feed(endpoint, b"\x00last\xff\xff\x00") == [TextMessage("last")]
+        endpoint.send_text("last")
+        assert endpoint.events_received() == [Closed(1005, "", clean=True)]
+        assert endpoint.data_to_send() == b"\x00last\xff\xff\x00"
 
     def test_no_binary_or_ping(self) -> None:
         endpoint = Endpoint(ProtocolVersion.HIXIE_76)

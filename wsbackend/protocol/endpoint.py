@@ -20,10 +20,11 @@ an application commonly speaks first.
 
 Any bad input fails the connection: the endpoint sends the close code the error carries (where
 the version has close codes), reports :class:`~.events.Closed` and discards later input. A
-:class:`~.events.Closed` event is reported exactly once. When bad input follows complete
-messages in the same data, the failure waits until the transport has collected those messages:
-the next :meth:`Endpoint.events_received` carries it. Whatever the application sends in reply
-to them in between leaves before the close frame, as the peer expects.
+:class:`~.events.Closed` event is reported exactly once. When bad input or the peer's close
+frame follows complete messages in the same data, it waits until the transport has collected
+those messages: the next :meth:`Endpoint.events_received` carries the failure or the close.
+Whatever the application sends in reply to them in between leaves before our close frame, as
+the peer expects (RFC 6455 §5.5.1 lets the close reply wait for the message being sent).
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ class Endpoint:
         self.close_reason = ""
         self.failure: ProtocolError | None = None
         """The error that failed the connection, for the transport's log line."""
-        self._pending_failure: ProtocolError | None = None
+        self._pending: ProtocolError | CloseInfo | None = None
+        """A failure or the peer's close, held until the messages before it are collected."""
         self._challenge = challenge
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
@@ -130,7 +132,7 @@ class Endpoint:
 
     def receive_data(self, data: bytes) -> None:
         """Take bytes read from the peer; complete frames become events at once."""
-        if self.state is State.CLOSED or self._pending_failure is not None or not data:
+        if self.state is State.CLOSED or self._pending is not None or not data:
             return
         if self._challenge is not None:
             data = self._take_key3(data)
@@ -149,7 +151,7 @@ class Endpoint:
         try:
             for frame in frames:
                 self._handle_frame(frame)
-                if self.close_code is not None:
+                if self.close_code is not None or self._pending is not None:
                     return
         except ProtocolError as exc:
             error = exc
@@ -161,8 +163,8 @@ class Endpoint:
         for hixie-75, which has no closing handshake, it is the normal end."""
         if self.state is State.CLOSED:
             return
-        if self._pending_failure is not None:
-            self._fail(self._pending_failure)
+        if self._pending is not None:
+            self._settle(self._pending)
             return
         self._outgoing.clear()
         if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
@@ -173,11 +175,11 @@ class Endpoint:
     def events_received(self) -> list[Event]:
         """The events since the last call, in order.
 
-        A failure found behind complete messages is reported by the call after the one that
-        returned those messages (see the module's theory of operation).
+        A failure or close found behind complete messages is reported by the call after the one
+        that returned those messages (see the module's theory of operation).
         """
-        if self._pending_failure is not None and not self._events:
-            self._fail(self._pending_failure)
+        if self._pending is not None and not self._events:
+            self._settle(self._pending)
         events = self._events
         self._events = []
         return events
@@ -206,9 +208,7 @@ class Endpoint:
             error = exc
         for frame in frames:
             if isinstance(frame, HixieClosingFrame):
-                if self.state is State.OPEN:
-                    self._outgoing.append(CLOSING_FRAME)
-                self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
+                self._close_after_messages(CloseInfo(CloseCode.NO_STATUS_RCVD))
                 return
             if self.state is State.OPEN:
                 self._events.append(TextMessage(frame))
@@ -228,11 +228,7 @@ class Endpoint:
         elif opcode is Opcode.PONG:
             self._events.append(Pong(frame.payload))
         else:
-            close = CloseInfo.parse(frame.payload)
-            if self.state is State.OPEN:
-                echo = CloseInfo(close.code) if close.code != CloseCode.NO_STATUS_RCVD else close
-                self._write_frame(Opcode.CLOSE, echo.serialize())
-            self._closed(close.code, close.reason, clean=True)
+            self._close_after_messages(CloseInfo.parse(frame.payload))
 
     # -- output --------------------------------------------------------------------------------
 
@@ -343,9 +339,10 @@ class Endpoint:
 
     @property
     def failure_pending(self) -> bool:
-        """True while a failure waits for the messages before it to be collected: the
-        transport should call :meth:`events_received` before it waits for more input."""
-        return self._pending_failure is not None
+        """True while a failure or the peer's close waits for the messages before it to be
+        collected: the transport should call :meth:`events_received` before it waits for more
+        input."""
+        return self._pending is not None
 
     @property
     def wire_format(self) -> WireFormat | None:
@@ -392,15 +389,39 @@ class Endpoint:
 
     def _fail_after_messages(self, error: ProtocolError) -> None:
         """Fail now, or once the messages already decoded have been collected."""
-        if any(
-            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
-        ):
-            self._pending_failure = error
+        if self._messages_waiting():
+            self._pending = error
         else:
             self._fail(error)
 
+    def _close_after_messages(self, close: CloseInfo) -> None:
+        """Answer the peer's close now, or once the messages already decoded have been
+        collected (and perhaps answered)."""
+        if self.state is State.OPEN and self._messages_waiting():
+            self._pending = close
+        else:
+            self._close_received(close)
+
+    def _messages_waiting(self) -> bool:
+        return any(
+            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
+        )
+
+    def _settle(self, pending: ProtocolError | CloseInfo) -> None:
+        self._pending = None
+        if isinstance(pending, CloseInfo):
+            self._close_received(pending)
+        else:
+            self._fail(pending)
+
+    def _close_received(self, close: CloseInfo) -> None:
+        """Echo the peer's close code, unless we closed first, and report the close."""
+        if self.state is State.OPEN:
+            self._write_close(close.code, "")
+        self._closed(close.code, close.reason, clean=True)
+
     def _fail(self, error: ProtocolError) -> None:
-        self._pending_failure = None
+        self._pending = None
         self.failure = error
         self.fail(error.close_code, str(error) if not self.version.is_hixie else "")
 
