@@ -7,6 +7,7 @@ under gunicorn with :class:`~wsbackend.worker.WebSocketWorker`, which forks and 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import signal
@@ -30,7 +31,9 @@ class ServerOptions:
         workers: Worker processes; 1 serves from this process.
         certfile: PEM certificate chain for TLS (wss://), with ``keyfile``.
         keyfile: PEM private key for ``certfile``.
-        graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT.
+        graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT: each
+            client is sent a 1001 close frame at once, then the closing handshakes and the
+            applications' ``on_close`` have this long before the process exits.
     """
 
     application: str
@@ -82,10 +85,9 @@ def _serve_in_process(options: ServerOptions) -> None:
     )
 
     def stop(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping, %s s for open connections", signum, options.graceful_timeout)
         import gevent
 
-        gevent.spawn(server.stop, options.graceful_timeout)
+        gevent.spawn(_drain_and_stop, server, signum, options.graceful_timeout)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -93,6 +95,21 @@ def _serve_in_process(options: ServerOptions) -> None:
     scheme = "https" if options.certfile else "http"
     log.info("serving %s on %s://%s", options.application, scheme, options.bind)
     server.serve_forever()
+
+
+def _drain_and_stop(server: Any, signum: int, timeout: float) -> None:
+    """Refuse new connections, close the open ones with 1001, wait for them, then stop."""
+    from .connection import LIVE
+    from .protocol import CloseCode
+
+    if LIVE.draining:
+        return
+    log.info("signal %d: stopping, %s s for open connections", signum, timeout)
+    server.stop_accepting()
+    with contextlib.suppress(OSError, AttributeError):
+        server.socket.close()
+    LIVE.drain(CloseCode.GOING_AWAY, timeout)
+    server.stop(timeout=0)
 
 
 def _serve_with_gunicorn(options: ServerOptions) -> None:

@@ -91,6 +91,7 @@ class Endpoint:
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
+        self._pong: bytes | None = None
         self._key3 = b""
         self._eof_to_send = False
         self._deflate = deflate
@@ -161,6 +162,7 @@ class Endpoint:
             self._fail(self._pending_failure)
             return
         self._outgoing.clear()
+        self._pong = None
         if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
             self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
         else:
@@ -218,7 +220,9 @@ class Endpoint:
                 self._events.append(message)
         elif opcode is Opcode.PING:
             if self.state is State.OPEN:
-                self._write_frame(Opcode.PONG, frame.payload)
+                # Only the latest ping is answered (RFC 6455 §5.5.3 allows it): a flood of pings
+                # from a peer that does not read costs one pong per read, not one per ping.
+                self._pong = frame.payload
             self._events.append(Ping(frame.payload))
         elif opcode is Opcode.PONG:
             self._events.append(Pong(frame.payload))
@@ -315,6 +319,8 @@ class Endpoint:
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer since the last call."""
+        if self._pong is not None:
+            self._flush_pong()
         if not self._outgoing:
             return b""
         data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
@@ -364,7 +370,14 @@ class Endpoint:
         else:
             self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
 
+    def _flush_pong(self) -> None:
+        pong, self._pong = self._pong, None
+        if pong is not None:
+            self._write_frame(Opcode.PONG, pong)
+
     def _queue(self, data: bytes) -> None:
+        if self._pong is not None:
+            self._flush_pong()
         if self.state is State.AWAITING_KEY3:
             self._held.append(data)
         else:
