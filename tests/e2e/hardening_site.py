@@ -12,6 +12,7 @@ from apps.echo import EchoApp
 from wsbackend import Application, AppRegistry, Client, ConnectionSettings, WebSocketMiddleware
 
 CLOSE_LOG_ENV = "WSBACKEND_TEST_CLOSE_LOG"
+HANDSHAKE_TIMEOUT = 2.0
 
 
 class RecordingEcho(EchoApp):
@@ -28,5 +29,5 @@ recording: Application = RecordingEcho()
 application = WebSocketMiddleware(
     None,
     AppRegistry({"echo": recording}, default=recording),
-    settings=ConnectionSettings(close_timeout=2.0),
+    settings=ConnectionSettings(close_timeout=2.0, handshake_timeout=HANDSHAKE_TIMEOUT),
 )
