@@ -9,16 +9,19 @@ gevent-websocket's ``environ["wsgi.websocket"]`` runs unchanged, for every proto
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from gevent import pywsgi
 
-from .connection import DEFAULT_SETTINGS
+from .connection import DEFAULT_SETTINGS, LIVE
 from .flashpolicy import POLICY_REQUEST, load_policy, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .wsgi import WebSocketMiddleware
 
 __all__ = ["WebSocketHandler"]
+
+log = logging.getLogger("wsbackend.handler")
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
@@ -26,7 +29,11 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     handshake_timeout: float = DEFAULT_SETTINGS.handshake_timeout
     flash_policy: bytes | None = load_policy()
+    max_connections: int | None = None
+    """WebSockets this process serves at once; upgrades past it are answered 503 (see
+    :mod:`wsbackend.capacity`). The server sets it at start."""
     _detached = False
+    _at_limit = False
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):
@@ -70,11 +77,25 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     def run_application(self) -> None:
         application: Any = self.application  # type: ignore[has-type]
-        if "HTTP_UPGRADE" in self.environ and not getattr(
+        if "HTTP_UPGRADE" in self.environ and self._refuses_upgrades():
+            self.application = _unavailable
+        elif "HTTP_UPGRADE" in self.environ and not getattr(
             application, "handles_websocket_upgrades", False
         ):
             self.application = WebSocketMiddleware(application)
         super().run_application()
+
+    def _refuses_upgrades(self) -> bool:
+        """True while draining for a stop, or at the connection limit (logged once each time
+        it is reached)."""
+        if LIVE.draining:
+            return True
+        limit = self.max_connections
+        at_limit = limit is not None and len(LIVE) >= limit
+        if at_limit and not WebSocketHandler._at_limit:
+            log.warning("%d WebSockets open, the limit: answering 503 to more", limit)
+        WebSocketHandler._at_limit = at_limit
+        return at_limit
 
     def process_result(self) -> None:
         if self._detached:
@@ -85,3 +106,18 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def log_request(self) -> None:
         if not self._detached:
             super().log_request()
+
+
+def _unavailable(environ: dict[str, Any], start_response: Any) -> Any:
+    """503 to an upgrade that this process cannot take now: the client retries later."""
+    body = b"Too many connections or shutting down; retry later.\n"
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", "1"),
+            ("Connection", "close"),
+        ],
+    )
+    return [body]

@@ -34,6 +34,8 @@ class ServerOptions:
         graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT: each
             client is sent a 1001 close frame at once, then the closing handshakes and the
             applications' ``on_close`` have this long before the process exits.
+        max_connections: WebSockets one worker serves at once (503 past it); by default what
+            the file limit allows (see :mod:`wsbackend.capacity`).
     """
 
     application: str
@@ -42,6 +44,7 @@ class ServerOptions:
     certfile: str | None = None
     keyfile: str | None = None
     graceful_timeout: float = 10.0
+    max_connections: int | None = None
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -69,15 +72,25 @@ def serve(options: ServerOptions) -> None:
 
 def _serve_in_process(options: ServerOptions) -> None:
     from gevent import pywsgi
+    from gevent.pool import Pool
 
+    from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
     from .handler import WebSocketHandler
+
+    class Server(AcceptBackoff, pywsgi.WSGIServer):  # type: ignore[misc]
+        """gevent's WSGI server that backs off at EMFILE."""
 
     ssl_args = {}
     if options.certfile:
         ssl_args = {"certfile": options.certfile, "keyfile": options.keyfile}
-    server = pywsgi.WSGIServer(
+    file_limit = raise_file_limit()
+    limit = connection_limit(options.max_connections, file_limit)
+    WebSocketHandler.max_connections = limit
+    log.info("up to %d WebSocket connections (file limit %d)", limit, file_limit)
+    server = Server(
         parse_bind(options.bind),
         load_application(options.application),
+        spawn=Pool(accept_pool_size(limit, file_limit)),
         handler_class=WebSocketHandler,
         log=pywsgi.LoggingLogAdapter(logging.getLogger("wsbackend.access"), logging.INFO),
         error_log=pywsgi.LoggingLogAdapter(log, logging.ERROR),
@@ -125,6 +138,8 @@ def _serve_with_gunicorn(options: ServerOptions) -> None:
     }
     if options.certfile:
         settings.update(certfile=options.certfile, keyfile=options.keyfile)
+    if options.max_connections is not None:
+        settings["worker_connections"] = options.max_connections
 
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
+from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
+from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
 from .connection import LIVE
 from .handler import WebSocketHandler
 from .protocol import CloseCode
@@ -40,10 +41,19 @@ class GunicornWebSocketHandler(WebSocketHandler, PyWSGIHandler):  # type: ignore
     """Our handler with gunicorn's access log and environ additions."""
 
 
+class GunicornServer(AcceptBackoff, PyWSGIServer):  # type: ignore[misc]
+    """gunicorn's gevent WSGI server that backs off at EMFILE."""
+
+
 class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
-    """gunicorn's gevent worker serving WebSockets of every protocol version."""
+    """gunicorn's gevent worker serving WebSockets of every protocol version.
+
+    ``worker_connections`` is its connection limit: upgrades past it are answered 503 (gunicorn
+    alone would leave them waiting in the accept queue, unseen); see :mod:`wsbackend.capacity`.
+    """
 
     wsgi_handler = GunicornWebSocketHandler
+    server_class = GunicornServer
     close_code: int = CloseCode.GOING_AWAY
     """The code open connections are closed with when this worker stops."""
 
@@ -57,6 +67,20 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
             method = getattr(Arbiter, name)
             if not getattr(method, "_notifies_workers", False):
                 setattr(Arbiter, name, _notifying_workers(method))
+
+    def init_process(self) -> None:
+        file_limit = raise_file_limit()
+        configured: int = self.cfg.worker_connections
+        limit = connection_limit(configured, file_limit)
+        self.wsgi_handler.max_connections = limit
+        self.worker_connections = accept_pool_size(limit, file_limit)
+        self.log.info(
+            "Worker %s: up to %d WebSocket connections (worker_connections; file limit %d)",
+            os.getpid(),
+            limit,
+            file_limit,
+        )
+        super().init_process()
 
     def init_signals(self) -> None:
         super().init_signals()

@@ -12,6 +12,10 @@ from apps.echo import EchoApp
 from wsbackend import Application, AppRegistry, Client, ConnectionSettings, WebSocketMiddleware
 
 CLOSE_LOG_ENV = "WSBACKEND_TEST_CLOSE_LOG"
+HOG_FDS_ENV = "WSBACKEND_TEST_HOG_FDS"
+"""Descriptors the site holds open, as an application with files and outgoing connections
+does: with a low file limit, the server then runs out of them before its connection pool is
+full."""
 HANDSHAKE_TIMEOUT = 2.0
 
 
@@ -25,6 +29,7 @@ class RecordingEcho(EchoApp):
                 log.write(f"{os.getpid()} {code}\n")
 
 
+held_open = [os.open(os.devnull, os.O_RDONLY) for _ in range(int(os.environ.get(HOG_FDS_ENV, "0")))]
 recording: Application = RecordingEcho()
 application = WebSocketMiddleware(
     None,
