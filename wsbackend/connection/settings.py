@@ -32,8 +32,8 @@ class ConnectionSettings:
             was queued (broadcasts, pongs, close frames): the hard bound on its memory.
         read_size: Bytes asked of the socket per read; many small frames arrive per read.
         turn_messages: Messages one connection hands its application before it lets the other
-            greenlets run (``gevent.sleep(0)``): a peer that always has input waiting
-            cannot starve the others.
+            greenlets run (it rests until the event loop's next round): a peer that always has
+            input waiting cannot starve the others.
         turn_bytes: Bytes one connection reads before it lets the others run, for input that
             completes few messages (huge or fragmented ones).
     """

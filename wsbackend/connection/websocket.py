@@ -47,6 +47,8 @@ Message = str | bytes
 
 _KEEPALIVE_PAYLOAD = b"wsbackend-keepalive"
 _GIVE_UP_WRITE_TIMEOUT = 1.0
+_TURN_PAUSE = 1e-6
+"""How long a connection that used up its turn rests: only until the event loop's next round."""
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 """SO_LINGER on, zero seconds: close with a reset, discarding unsent data."""
 
@@ -166,7 +168,10 @@ class WebSocket:
         keep the worker, since reading a socket that has data never switches greenlets."""
         self._turn_messages = 0
         self._turn_bytes = 0
-        gevent.sleep(0)
+        # Not sleep(0): gevent runs up to ~100 rounds of ready greenlets before it polls for
+        # I/O again, which left the others' input unread for seconds. A timer, however short,
+        # waits for the next loop iteration, and every iteration polls.
+        gevent.sleep(_TURN_PAUSE)
 
     def _read(self) -> None:
         if self._endpoint.failure_pending:
