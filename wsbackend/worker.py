@@ -21,7 +21,7 @@ import functools
 import os
 import signal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
@@ -43,6 +43,13 @@ class GunicornWebSocketHandler(WebSocketHandler, PyWSGIHandler):  # type: ignore
 
 class GunicornServer(AcceptBackoff, PyWSGIServer):  # type: ignore[misc]
     """gunicorn's gevent WSGI server that backs off at EMFILE."""
+
+    started_here: ClassVar[list[GunicornServer]] = []
+    """This worker's servers, which stop accepting as soon as the worker is told to stop."""
+
+    def start(self) -> None:
+        super().start()
+        GunicornServer.started_here.append(self)
 
 
 class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
@@ -91,12 +98,17 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
 
     def handle_exit(self, sig: int, frame: object) -> None:
         super().handle_exit(sig, frame)
-        gevent.spawn(_close_all, self.close_code)
+        gevent.spawn(_drain, self.close_code)
 
 
-def _close_all(code: int) -> None:
-    if not LIVE.draining:
-        LIVE.close_all(code)
+def _drain(code: int) -> None:
+    """Stop accepting at once (gunicorn would only within a second; on a reload, new clients
+    must reach the new workers), then close every connection; gunicorn waits for them."""
+    if LIVE.draining:
+        return
+    for server in GunicornServer.started_here:
+        server.close()
+    LIVE.close_all(code)
 
 
 def _notifying_workers(method: Callable[[Any], None]) -> Callable[[Any], None]:
