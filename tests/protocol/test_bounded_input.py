@@ -17,6 +17,7 @@ from wsbackend.protocol import (
     Side,
     TextMessage,
 )
+from wsbackend.protocol.endpoint import MAX_PONGS_PER_READ
 from wsbackend.protocol.hixie import HixieFrameParser
 from wsbackend.protocol.hybi import Frame, Opcode
 from wsbackend.protocol.messages import MessageAssembler
@@ -55,14 +56,25 @@ def test_fragments_cost_their_bytes_not_an_object_each(opcode: Opcode) -> None:
         assert message == BinaryMessage(expected)
 
 
-def test_a_ping_flood_is_answered_with_one_pong_per_read() -> None:
+def test_a_ping_flood_costs_a_bounded_number_of_pongs_per_read() -> None:
     endpoint = server()
     pings = b"".join(client_frame(Opcode.PING, str(index).encode()) for index in range(1000))
     events = feed(endpoint, pings)
     assert sum(isinstance(event, Ping) for event in events) == 1000
     client = Endpoint(ProtocolVersion.RFC_6455, Side.CLIENT)
     client.receive_data(endpoint.data_to_send())
-    assert client.events_received() == [Pong(b"999")]
+    pongs = client.events_received()
+    answered = [str(index).encode() for index in range(MAX_PONGS_PER_READ - 1)] + [b"999"]
+    assert pongs == [Pong(payload) for payload in answered]
+
+
+def test_a_few_pings_are_each_answered() -> None:
+    """Autobahn 2.10 expects a pong for each of 10 pings sent at once."""
+    endpoint = server()
+    feed(endpoint, b"".join(client_frame(Opcode.PING, bytes([index])) for index in range(10)))
+    client = Endpoint(ProtocolVersion.RFC_6455, Side.CLIENT)
+    client.receive_data(endpoint.data_to_send())
+    assert client.events_received() == [Pong(bytes([index])) for index in range(10)]
 
 
 def test_a_pending_pong_leaves_before_the_close_frame() -> None:

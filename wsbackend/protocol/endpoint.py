@@ -40,7 +40,10 @@ from .messages import MessageAssembler
 from .versions import ProtocolVersion
 from .wire import HIXIE, HYBI, WireFormat
 
-__all__ = ["Endpoint", "Side", "State"]
+__all__ = ["MAX_PONGS_PER_READ", "Endpoint", "Side", "State"]
+
+MAX_PONGS_PER_READ = 16
+"""Pings answered one by one per read; past them only the latest is (Autobahn 2.10 sends 10)."""
 
 
 class State(enum.Enum):
@@ -91,7 +94,7 @@ class Endpoint:
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
-        self._pong: bytes | None = None
+        self._pongs: list[bytes] = []
         self._key3 = b""
         self._eof_to_send = False
         self._deflate = deflate
@@ -162,7 +165,7 @@ class Endpoint:
             self._fail(self._pending_failure)
             return
         self._outgoing.clear()
-        self._pong = None
+        self._pongs.clear()
         if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
             self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
         else:
@@ -220,9 +223,13 @@ class Endpoint:
                 self._events.append(message)
         elif opcode is Opcode.PING:
             if self.state is State.OPEN:
-                # Only the latest ping is answered (RFC 6455 §5.5.3 allows it): a flood of pings
-                # from a peer that does not read costs one pong per read, not one per ping.
-                self._pong = frame.payload
+                # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
+                # allows it): a ping flood costs a bounded number of pongs per read.
+                pongs = self._pongs
+                if len(pongs) < MAX_PONGS_PER_READ:
+                    pongs.append(frame.payload)
+                else:
+                    pongs[-1] = frame.payload
             self._events.append(Ping(frame.payload))
         elif opcode is Opcode.PONG:
             self._events.append(Pong(frame.payload))
@@ -319,8 +326,8 @@ class Endpoint:
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer since the last call."""
-        if self._pong is not None:
-            self._flush_pong()
+        if self._pongs:
+            self._flush_pongs()
         if not self._outgoing:
             return b""
         data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
@@ -370,14 +377,14 @@ class Endpoint:
         else:
             self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
 
-    def _flush_pong(self) -> None:
-        pong, self._pong = self._pong, None
-        if pong is not None:
+    def _flush_pongs(self) -> None:
+        pongs, self._pongs = self._pongs, []
+        for pong in pongs:
             self._write_frame(Opcode.PONG, pong)
 
     def _queue(self, data: bytes) -> None:
-        if self._pong is not None:
-            self._flush_pong()
+        if self._pongs:
+            self._flush_pongs()
         if self.state is State.AWAITING_KEY3:
             self._held.append(data)
         else:
