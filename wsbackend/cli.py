@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated proxy addresses or networks whose X-Forwarded-* headers are "
         "believed (default: 127.0.0.1,::1)",
     )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        metavar="N",
+        help="WebSockets per worker, 503 past it (default: what the file limit allows; "
+        "with --workers, gunicorn's worker_connections, 1000)",
+    )
     serve.add_argument("--log-level", default="info", help="debug, info, warning (default: info)")
     return parser
 
@@ -77,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=args.workers,
             certfile=args.certfile,
             keyfile=args.keyfile,
+            max_connections=args.max_connections,
         )
     )
     return 0

@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 from gevent import pywsgi
 
-from .connection import DEFAULT_SETTINGS
+from .connection import DEFAULT_SETTINGS, LIVE
 from .flashpolicy import POLICY_REQUEST, load_policy, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
@@ -41,8 +41,12 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     handshake_timeout: float = DEFAULT_SETTINGS.handshake_timeout
     flash_policy: bytes | None = load_policy()
     limits: Limits = DEFAULT_LIMITS
+    max_connections: int | None = None
+    """WebSockets this process serves at once; upgrades past it are answered 503 (see
+    :mod:`wsbackend.capacity`). The server sets it at start."""
     _detached = False
     _refused = False
+    _at_limit = False
     _head: HandshakeRequest
 
     def handle(self) -> None:
@@ -128,12 +132,26 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     def run_application(self) -> None:
         application: Any = self.application  # type: ignore[has-type]
-        if "HTTP_UPGRADE" in self.environ and not getattr(
+        if "HTTP_UPGRADE" in self.environ and self._refuses_upgrades():
+            self.application = _unavailable
+        elif "HTTP_UPGRADE" in self.environ and not getattr(
             application, "handles_websocket_upgrades", False
         ):
             # Once per server: its legacy sockets share one ``handler.server.clients``.
             self.application = self.server.application = WebSocketMiddleware(application)
         super().run_application()
+
+    def _refuses_upgrades(self) -> bool:
+        """True while draining for a stop, or at the connection limit (logged once each time
+        it is reached)."""
+        if LIVE.draining:
+            return True
+        limit = self.max_connections
+        at_limit = limit is not None and len(LIVE) >= limit
+        if at_limit and not WebSocketHandler._at_limit:
+            log.warning("%d WebSockets open, the limit: answering 503 to more", limit)
+        WebSocketHandler._at_limit = at_limit
+        return at_limit
 
     def process_result(self) -> None:
         if self._detached:
@@ -194,3 +212,18 @@ def _refusal(error: HandshakeError) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode("latin-1") + body
+
+
+def _unavailable(environ: dict[str, Any], start_response: Any) -> Any:
+    """503 to an upgrade that this process cannot take now: the client retries later."""
+    body = b"Too many connections or shutting down; retry later.\n"
+    start_response(
+        "503 Service Unavailable",
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", "1"),
+            ("Connection", "close"),
+        ],
+    )
+    return [body]

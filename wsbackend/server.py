@@ -7,6 +7,7 @@ under gunicorn with :class:`~wsbackend.worker.WebSocketWorker`, which forks and 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import signal
@@ -30,7 +31,11 @@ class ServerOptions:
         workers: Worker processes; 1 serves from this process.
         certfile: PEM certificate chain for TLS (wss://), with ``keyfile``.
         keyfile: PEM private key for ``certfile``.
-        graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT.
+        graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT: each
+            client is sent a 1001 close frame at once, then the closing handshakes and the
+            applications' ``on_close`` have this long before the process exits.
+        max_connections: WebSockets one worker serves at once (503 past it); by default what
+            the file limit allows (see :mod:`wsbackend.capacity`).
     """
 
     application: str
@@ -39,6 +44,7 @@ class ServerOptions:
     certfile: str | None = None
     keyfile: str | None = None
     graceful_timeout: float = 10.0
+    max_connections: int | None = None
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -66,15 +72,25 @@ def serve(options: ServerOptions) -> None:
 
 def _serve_in_process(options: ServerOptions) -> None:
     from gevent import pywsgi
+    from gevent.pool import Pool
 
+    from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
     from .handler import WebSocketHandler
+
+    class Server(AcceptBackoff, pywsgi.WSGIServer):  # type: ignore[misc]
+        """gevent's WSGI server that backs off at EMFILE."""
 
     ssl_args = {}
     if options.certfile:
         ssl_args = {"certfile": options.certfile, "keyfile": options.keyfile}
-    server = pywsgi.WSGIServer(
+    file_limit = raise_file_limit()
+    limit = connection_limit(options.max_connections, file_limit)
+    WebSocketHandler.max_connections = limit
+    log.info("up to %d WebSocket connections (file limit %d)", limit, file_limit)
+    server = Server(
         parse_bind(options.bind),
         load_application(options.application),
+        spawn=Pool(accept_pool_size(limit, file_limit)),
         handler_class=WebSocketHandler,
         log=pywsgi.LoggingLogAdapter(logging.getLogger("wsbackend.access"), logging.INFO),
         error_log=pywsgi.LoggingLogAdapter(log, logging.ERROR),
@@ -82,10 +98,9 @@ def _serve_in_process(options: ServerOptions) -> None:
     )
 
     def stop(signum: int, frame: object) -> None:
-        log.info("signal %d: stopping, %s s for open connections", signum, options.graceful_timeout)
         import gevent
 
-        gevent.spawn(server.stop, options.graceful_timeout)
+        gevent.spawn(_drain_and_stop, server, signum, options.graceful_timeout)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -93,6 +108,21 @@ def _serve_in_process(options: ServerOptions) -> None:
     scheme = "https" if options.certfile else "http"
     log.info("serving %s on %s://%s", options.application, scheme, options.bind)
     server.serve_forever()
+
+
+def _drain_and_stop(server: Any, signum: int, timeout: float) -> None:
+    """Refuse new connections, close the open ones with 1001, wait for them, then stop."""
+    from .connection import LIVE
+    from .protocol import CloseCode
+
+    if LIVE.draining:
+        return
+    log.info("signal %d: stopping, %s s for open connections", signum, timeout)
+    server.stop_accepting()
+    with contextlib.suppress(OSError, AttributeError):
+        server.socket.close()
+    LIVE.drain(CloseCode.GOING_AWAY, timeout)
+    server.stop(timeout=0)
 
 
 def _serve_with_gunicorn(options: ServerOptions) -> None:
@@ -108,6 +138,8 @@ def _serve_with_gunicorn(options: ServerOptions) -> None:
     }
     if options.certfile:
         settings.update(certfile=options.certfile, keyfile=options.keyfile)
+    if options.max_connections is not None:
+        settings["worker_connections"] = options.max_connections
 
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

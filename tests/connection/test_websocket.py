@@ -94,7 +94,10 @@ def test_keepalive_pings_a_silent_peer_and_drops_a_dead_one() -> None:
     events = peer.read_events(timeout=2)
     assert any(isinstance(event, Ping) for event in events)
     assert reader.get(timeout=3) is None
-    assert websocket.close_code == 1006
+    assert websocket.close_code == 1011
+    # The dead peer is told why, as far as the socket still takes it.
+    events = peer.read_events(timeout=2)
+    assert events and isinstance(events[0], Closed) and events[0].code == 1011
     websocket.release()
 
 
@@ -113,11 +116,29 @@ def test_answered_pings_keep_the_connection_open() -> None:
 
 
 def test_prepared_bytes_beyond_the_buffer_close_a_slow_peer_with_1008() -> None:
-    websocket, _peer = pair(max_send_buffer=100_000, send_timeout=0.5)
+    websocket, _peer = pair(max_send_buffer=50_000, max_send_burst=100_000, send_timeout=0.5)
     frame = encode_frame(Opcode.BINARY, b"x" * 40_000)
     accepted = [websocket.send_prepared(frame) for _ in range(3)]
     assert accepted == [True, True, False]
     assert websocket.closed and websocket.close_code == 1008
+    websocket.release()
+
+
+def test_a_burst_is_tolerated_but_a_reader_that_cannot_keep_up_is_cut_off() -> None:
+    """Broadcast backpressure tells a burst that a reader takes from a reader that does not."""
+    websocket, peer = pair(
+        max_send_buffer=100_000, max_send_burst=10_000_000, slow_reader_grace=0.5, send_timeout=10
+    )
+    frame = encode_frame(Opcode.BINARY, b"x" * 400_000)
+    assert all(websocket.send_prepared(frame) for _ in range(5))
+    received = 0
+    while received < 5:
+        received += sum(isinstance(event, BinaryMessage) for event in peer.read_events())
+    gevent.sleep(0.7)
+    assert all(websocket.send_prepared(frame) for _ in range(5)), "a reader that kept up"
+    gevent.sleep(0.7)
+    assert not websocket.send_prepared(frame)
+    assert websocket.close_code == 1008
     websocket.release()
 
 
@@ -188,7 +209,9 @@ def test_overflow_never_blocks_the_broadcaster_on_a_full_socket() -> None:
     with contextlib.suppress(BlockingIOError):
         while True:
             server_sock.send(b"\x00" * 65536)
-    settings = ConnectionSettings(max_send_buffer=100_000, close_timeout=0.5, send_timeout=30)
+    settings = ConnectionSettings(
+        max_send_buffer=100_000, max_send_burst=100_000, close_timeout=0.5, send_timeout=30
+    )
     websocket = WebSocket(server_sock, Endpoint(ProtocolVersion.RFC_6455), settings)
     frame = encode_frame(Opcode.BINARY, b"x" * 40_000)
     with gevent.Timeout(2):

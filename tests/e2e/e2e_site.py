@@ -20,6 +20,7 @@ from wsbackend import (
 
 MAX_MESSAGE_SIZE = 2 * 1024 * 1024
 MAX_SEND_BUFFER = 256 * 1024
+SLOW_READER_GRACE = 1.0
 ALLOWED_ORIGIN = "https://allowed.example"
 PRIVATE_PATH = "/private"
 SESSION_COOKIE = "session=valid"
@@ -69,7 +70,9 @@ application = WebSocketMiddleware(
     pages,
     registry,
     limits=Limits(max_message_size=MAX_MESSAGE_SIZE, max_frame_size=MAX_MESSAGE_SIZE),
-    settings=ConnectionSettings(max_send_buffer=MAX_SEND_BUFFER, close_timeout=2.0),
+    settings=ConnectionSettings(
+        max_send_buffer=MAX_SEND_BUFFER, slow_reader_grace=SLOW_READER_GRACE, close_timeout=2.0
+    ),
     allowed_origins=[ALLOWED_ORIGIN],
     admit=admit,
 )

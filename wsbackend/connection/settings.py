@@ -16,16 +16,26 @@ class ConnectionSettings:
             turns keepalive off. 20 s stays under the 60 s idle timeouts of nginx and Apache.
         ping_timeout: Seconds after that ping with still nothing from the peer before the
             connection is dropped as dead (reported as 1006).
-        close_timeout: Seconds to wait for the peer's close frame, and for it to take our last
-            bytes, before the socket is closed regardless.
-        handshake_timeout: Seconds a client has to send its request head (and hixie-76's 8 key
-            bytes); slow-loris protection.
+        close_timeout: Deadline, in seconds, for the closing handshake: the peer's close frame,
+            then its taking our last bytes; the socket is closed regardless after it.
+        handshake_timeout: Deadline, in seconds from the upgrade, for hixie-76's 8 key bytes
+            (and, in the handler, for the whole request head); slow-loris protection.
         send_timeout: Seconds one write may block on a peer that does not read before the
             connection is dropped.
-        max_send_buffer: Bytes queued for one client before ``send`` waits for them to drain;
-            a broadcast that would exceed it closes the client instead (1008), so one stuck
-            reader never stalls the others.
+        max_send_buffer: Bytes queued for one client before ``send`` waits for them to drain.
+            A broadcast may go past it for a burst: the client is closed (1008) only once its
+            queue stayed over it for ``slow_reader_grace`` seconds, or reached
+            ``max_send_burst``; so one stuck reader never stalls the others, and a reader
+            that keeps up is never cut off for one burst.
+        slow_reader_grace: Seconds a client's queue may stay over ``max_send_buffer``.
+        max_send_burst: Bytes queued for one client past which it is cut off at once, whatever
+            was queued (broadcasts, pongs, close frames): the hard bound on its memory.
         read_size: Bytes asked of the socket per read; many small frames arrive per read.
+        turn_messages: Messages one connection hands its application before it lets the other
+            greenlets run (it rests until the event loop's next round): a peer that always has
+            input waiting cannot starve the others.
+        turn_bytes: Bytes one connection reads before it lets the others run, for input that
+            completes few messages (huge or fragmented ones).
     """
 
     ping_interval: float | None = 20.0
@@ -34,7 +44,11 @@ class ConnectionSettings:
     handshake_timeout: float = 10.0
     send_timeout: float = 30.0
     max_send_buffer: int = 4 * 1024 * 1024
+    slow_reader_grace: float = 10.0
+    max_send_burst: int = 16 * 1024 * 1024
     read_size: int = 256 * 1024
+    turn_messages: int = 32
+    turn_bytes: int = 256 * 1024
 
 
 DEFAULT_SETTINGS = ConnectionSettings()

@@ -35,6 +35,7 @@ from ..protocol import (
     WebSocketError,
 )
 from ..protocol.wire import WireFormat
+from .live import LIVE
 from .settings import DEFAULT_SETTINGS, ConnectionSettings
 
 __all__ = ["ConnectionClosed", "Message", "WebSocket"]
@@ -45,6 +46,9 @@ Message = str | bytes
 """What :meth:`WebSocket.receive` returns: str for a text message, bytes for a binary one."""
 
 _KEEPALIVE_PAYLOAD = b"wsbackend-keepalive"
+_GIVE_UP_WRITE_TIMEOUT = 1.0
+_TURN_PAUSE = 1e-6
+"""How long a connection that used up its turn rests: only until the event loop's next round."""
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 """SO_LINGER on, zero seconds: close with a reset, discarding unsent data."""
 
@@ -98,6 +102,11 @@ class WebSocket:
         self._aborted = False
         self._reading = False
         self._last_seen = monotonic()
+        self._key_deadline = self._last_seen + settings.handshake_timeout
+        self._turn_messages = 0
+        self._turn_bytes = 0
+        self._over_since: float | None = None
+        """Since when the send queue has been over ``max_send_buffer``; None while under it."""
         self._out: list[bytes] = []
         self._queued = 0
         self._finishing = False
@@ -111,6 +120,7 @@ class WebSocket:
             # ACK that the peer delays, 40 ms at a time.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._writer = gevent.spawn(self._write_loop)
+        LIVE.add(self)
         if initial_data:
             self._endpoint.receive_data(initial_data)
         self._process_events()
@@ -147,7 +157,21 @@ class WebSocket:
             if self._closed:
                 return None
             self._read()
-        return messages.popleft()
+        message = messages.popleft()
+        self._turn_messages += 1
+        if self._turn_messages >= self._settings.turn_messages:
+            self._end_turn()
+        return message
+
+    def _end_turn(self) -> None:
+        """Let the other greenlets run: a peer whose input is always waiting would otherwise
+        keep the worker, since reading a socket that has data never switches greenlets."""
+        self._turn_messages = 0
+        self._turn_bytes = 0
+        # Not sleep(0): gevent runs up to ~100 rounds of ready greenlets before it polls for
+        # I/O again, which left the others' input unread for seconds. A timer, however short,
+        # waits for the next loop iteration, and every iteration polls.
+        gevent.sleep(_TURN_PAUSE)
 
     def _read(self) -> None:
         if self._endpoint.failure_pending:
@@ -157,8 +181,12 @@ class WebSocket:
         self._reading = True
         try:
             if self._endpoint.state is State.AWAITING_KEY3:
-                with gevent.Timeout(self._settings.handshake_timeout, False):
-                    data = self._sock.recv(self._settings.read_size)
+                # A deadline for all 8 bytes, not a timeout per read: one byte at a time
+                # must not hold the connection open forever.
+                remaining = self._key_deadline - monotonic()
+                if remaining > 0:
+                    with gevent.Timeout(remaining, False):
+                        data = self._sock.recv(self._settings.read_size)
                 if data is None:
                     log.info("%s: hixie-76 key bytes not received in time", self.peer)
                     data = b""
@@ -175,9 +203,12 @@ class WebSocket:
         if data:
             self._last_seen = monotonic()
             self._endpoint.receive_data(data)
+            self._turn_bytes += len(data)
         else:
             self._endpoint.receive_eof()
         self._process_events()
+        if self._turn_bytes >= self._settings.turn_bytes:
+            self._end_turn()
 
     def _process_events(self, write_now: bool = True) -> None:
         messages = self._messages
@@ -269,22 +300,51 @@ class WebSocket:
         return True
 
     def _has_room(self, size: int) -> bool:
+        """Whether a broadcast may queue ``size`` more bytes; cuts off a peer that cannot keep
+        up: over ``max_send_buffer`` for longer than a burst lasts, or over ``max_send_burst``."""
         if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
             return False
-        if self._queued + size <= self._settings.max_send_buffer:
+        settings = self._settings
+        queued = self._queued + size
+        if queued <= settings.max_send_buffer:
             return True
+        now = monotonic()
+        if self._over_since is None:
+            self._over_since = now
+            gevent.spawn_later(settings.slow_reader_grace, self._cut_off_if_still_over, now)
+        if (
+            queued <= settings.max_send_burst
+            and now - self._over_since < settings.slow_reader_grace
+        ):
+            return True
+        self._cut_off(queued)
+        return False
+
+    def _cut_off_if_still_over(self, since: float) -> None:
+        """A queue over ``max_send_buffer`` since ``since``, a grace period ago: the peer does
+        not keep up, whether or not more broadcasts come."""
+        if self._over_since == since and not self._closed:
+            self._cut_off(self._queued)
+
+    def _cut_off(self, queued: int) -> None:
+        """Close a peer that does not read fast enough with 1008, dropping what it did not
+        take; its writer sends the close frame, and a timer drops it if that cannot leave."""
+        settings = self._settings
+        since = self._over_since
         log.warning(
-            "%s: %d bytes queued, over max_send_buffer=%d; closing a peer that does not read",
+            "%s: %d bytes queued, over max_send_buffer=%d for %.1f s (max_send_burst=%d); "
+            "closing a peer that does not keep up",
             self.peer,
-            self._queued,
-            self._settings.max_send_buffer,
+            queued,
+            settings.max_send_buffer,
+            0.0 if since is None else monotonic() - since,
+            settings.max_send_burst,
         )
         self._queued -= sum(len(data) for data in self._out)
         self._out.clear()
         self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
         self._process_events(write_now=False)
         gevent.spawn_later(self._settings.close_timeout, self._abort)
-        return False
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a ping (hybi and RFC 6455 only)."""
@@ -315,6 +375,24 @@ class WebSocket:
                 self._read()
         self._abort_unless_closed()
 
+    def go_away(self, code: int = CloseCode.GOING_AWAY, reason: str = "") -> None:
+        """Start the closing handshake from any greenlet and return at once (a server that
+        stops or reloads): the owner sees the peer's answer, and a peer that gives none is
+        dropped after ``close_timeout``."""
+        if self._closed or self._aborted:
+            return
+        if self._endpoint.state is State.AWAITING_KEY3:
+            self._abort()
+            return
+        self._endpoint.send_close(code, reason)
+        self._process_events(write_now=False)
+        if not self._closed:
+            gevent.spawn_later(self._settings.close_timeout, self._abort_unless_closed)
+        elif self._reading:
+            # hixie-75 has no closing handshake: it is over now; wake the owner's read.
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RD)
+
     def _abort_unless_closed(self) -> None:
         if not self._closed:
             log.info("%s: no close frame within %s s", self.peer, self._settings.close_timeout)
@@ -340,6 +418,7 @@ class WebSocket:
             self._await_peer_eof(timeout)
         self._sock.close()
         self._closed = True
+        LIVE.discard(self)
 
     def _await_peer_eof(self, timeout: float) -> None:
         self._shutdown_write()
@@ -359,6 +438,15 @@ class WebSocket:
         data = self._endpoint.data_to_send()
         if data:
             self._enqueue(data, write_now)
+            if self._queued > self._settings.max_send_burst:
+                log.warning(
+                    "%s: %d bytes queued, over max_send_burst=%d; dropping a peer that does "
+                    "not read",
+                    self.peer,
+                    self._queued,
+                    self._settings.max_send_burst,
+                )
+                self._abort()
         if self._endpoint.transport_should_close and not self._finishing:
             self._finishing = True
             self._wake.set()
@@ -394,6 +482,7 @@ class WebSocket:
         finally:
             self._writing = False
         if self._queued <= self._settings.max_send_buffer:
+            self._over_since = None
             self._drained.set()
         if self._finishing:
             self._wake.set()
@@ -458,13 +547,28 @@ class WebSocket:
             return now + settings.ping_interval
         if silent >= settings.ping_interval + settings.ping_timeout:
             log.info("%s: silent for %.1f s after a ping; dropping it as dead", self.peer, silent)
-            self._abort()
+            self._give_up(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             return None
         if silent >= settings.ping_interval:
             self._endpoint.send_ping(_KEEPALIVE_PAYLOAD)
             self._flush_endpoint()
             return now + settings.ping_timeout
         return self._last_seen + settings.ping_interval
+
+    def _give_up(self, code: int, reason: str) -> None:
+        """End a connection whose peer no longer answers, telling it why in a close frame if
+        the socket takes one at once (nothing else half-written is in the way)."""
+        self._endpoint.fail(code, reason)
+        close_frame = self._endpoint.data_to_send()
+        if not self._out and not self._writing:
+            with contextlib.suppress(OSError), gevent.Timeout(_GIVE_UP_WRITE_TIMEOUT, False):
+                self._sock.sendall(close_frame)
+        self._process_events(write_now=False)
+        self._aborted = True
+        self._drained.set()
+        self._wake.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def _abort(self) -> None:
         """Drop the connection without ceremony: the peer vanished, stalled or timed out.

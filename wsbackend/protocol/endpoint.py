@@ -45,7 +45,10 @@ from .messages import MessageAssembler
 from .versions import ProtocolVersion
 from .wire import HIXIE, HYBI, WireFormat
 
-__all__ = ["Endpoint", "Side", "State"]
+__all__ = ["MAX_PONGS_PER_READ", "Endpoint", "Side", "State"]
+
+MAX_PONGS_PER_READ = 16
+"""Pings answered one by one per read; past them only the latest is (Autobahn 2.10 sends 10)."""
 
 
 class State(enum.Enum):
@@ -97,6 +100,7 @@ class Endpoint:
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
+        self._pongs: list[bytes] = []
         self._key3 = b""
         self._eof_to_send = False
         self._deflate = deflate
@@ -167,6 +171,7 @@ class Endpoint:
             self._settle(self._pending)
             return
         self._outgoing.clear()
+        self._pongs.clear()
         if self.version is ProtocolVersion.HIXIE_75 and self.state is State.OPEN:
             self._closed(CloseCode.NO_STATUS_RCVD, "", clean=True)
         else:
@@ -223,7 +228,13 @@ class Endpoint:
                 self._events.append(message)
         elif opcode is Opcode.PING:
             if self.state is State.OPEN:
-                self._write_frame(Opcode.PONG, frame.payload)
+                # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
+                # allows it): a ping flood costs a bounded number of pongs per read.
+                pongs = self._pongs
+                if len(pongs) < MAX_PONGS_PER_READ:
+                    pongs.append(frame.payload)
+                else:
+                    pongs[-1] = frame.payload
             self._events.append(Ping(frame.payload))
         elif opcode is Opcode.PONG:
             self._events.append(Pong(frame.payload))
@@ -331,6 +342,8 @@ class Endpoint:
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the peer since the last call."""
+        if self._pongs:
+            self._flush_pongs()
         if not self._outgoing:
             return b""
         data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
@@ -381,7 +394,14 @@ class Endpoint:
         else:
             self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
 
+    def _flush_pongs(self) -> None:
+        pongs, self._pongs = self._pongs, []
+        for pong in pongs:
+            self._write_frame(Opcode.PONG, pong)
+
     def _queue(self, data: bytes) -> None:
+        if self._pongs:
+            self._flush_pongs()
         if self._challenge is not None:
             self._held.append(data)
         else:

@@ -76,12 +76,15 @@ class HixieFrameParser:
         max_message_size: Longest text frame or discarded length-prefixed frame accepted.
     """
 
-    __slots__ = ("_buffer", "_max_message_size", "_skip")
+    __slots__ = ("_buffer", "_max_message_size", "_scanned", "_skip")
 
     def __init__(self, max_message_size: int) -> None:
         self._max_message_size = max_message_size
         self._buffer = bytearray()
         self._skip = 0
+        self._scanned = 1
+        """How far into an unfinished text frame the search for its end has looked: each byte
+        is scanned once, however slowly the frame arrives."""
 
     def feed(self, data: bytes, out: list[str | HixieClosingFrame]) -> None:
         """Append to ``out`` every frame ``data`` completes.
@@ -112,11 +115,15 @@ class HixieFrameParser:
     def _read_text_frame(
         self, buffer: bytearray, pos: int, frame_type: int, out: list[str | HixieClosingFrame]
     ) -> int:
-        end = buffer.find(_END_OF_TEXT, pos + 1)
+        end = buffer.find(_END_OF_TEXT, pos + self._scanned)
         if end == -1:
-            if len(buffer) - pos > self._max_message_size:
+            self._scanned = len(buffer) - pos
+            if self._scanned - 1 > self._max_message_size:
                 raise PayloadTooBig("hixie text frame over the size limit")
             return 0
+        self._scanned = 1
+        if end - pos - 1 > self._max_message_size:
+            raise PayloadTooBig("hixie text frame over the size limit")
         if frame_type == _TEXT_FRAME_TYPE:
             out.append(decode_utf8(bytes(buffer[pos + 1 : end])))
         return end + 1 - pos

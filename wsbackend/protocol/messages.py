@@ -1,8 +1,9 @@
 """Assembly of hybi data frames into messages (RFC 6455 §5.4), with the message budget.
 
-Text is decoded frame by frame, so invalid UTF-8 fails the connection at the frame that carries
+Text is validated frame by frame, so invalid UTF-8 fails the connection at the frame that carries
 it, not when the message ends (RFC 6455 §8.1, "fail fast"). Compressed frames are inflated frame
-by frame against the remaining budget.
+by frame against the remaining budget. Fragments are appended to one buffer: a message sent as
+millions of 1-byte fragments costs its size in memory, not an object per fragment.
 """
 
 from __future__ import annotations
@@ -24,26 +25,15 @@ class MessageAssembler:
         deflate: The connection's permessage-deflate codec, if negotiated.
     """
 
-    __slots__ = (
-        "_binary_parts",
-        "_compressed",
-        "_decoder",
-        "_deflate",
-        "_max_message_size",
-        "_opcode",
-        "_size",
-        "_text_parts",
-    )
+    __slots__ = ("_buffer", "_compressed", "_decoder", "_deflate", "_max_message_size", "_opcode")
 
     def __init__(self, max_message_size: int, deflate: PerMessageDeflate | None) -> None:
         self._max_message_size = max_message_size
         self._deflate = deflate
         self._opcode: Opcode | None = None
         self._compressed = False
-        self._text_parts: list[str] = []
-        self._binary_parts: list[bytes] = []
+        self._buffer = bytearray()
         self._decoder: Utf8Decoder | None = None
-        self._size = 0
 
     def process(self, frame: Frame) -> TextMessage | BinaryMessage | None:
         """Take one data frame; return the message it completes, if any.
@@ -78,29 +68,24 @@ class MessageAssembler:
     def _start(self, opcode: Opcode, compressed: bool) -> None:
         self._opcode = opcode
         self._compressed = compressed
-        self._size = 0
         self._decoder = Utf8Decoder() if opcode is Opcode.TEXT else None
 
     def _continue(self, payload: bytes, fin: bool) -> TextMessage | BinaryMessage | None:
-        budget = self._max_message_size - self._size
+        buffer = self._buffer
+        budget = self._max_message_size - len(buffer)
         if self._compressed:
             assert self._deflate is not None
             payload = self._deflate.decompress(payload, budget, fin)
         elif len(payload) > budget:
             raise PayloadTooBig("message over the size limit")
-        self._size += len(payload)
         decoder = self._decoder
         if decoder is not None:
-            self._text_parts.append(decoder.decode(payload, fin))
-        else:
-            self._binary_parts.append(payload)
+            decoder.decode(payload, fin)  # validates only: the text is decoded once, at the end
+        buffer += payload
         if not fin:
             return None
         self._opcode = None
+        self._buffer = bytearray()
         if decoder is not None:
-            text = "".join(self._text_parts)
-            self._text_parts.clear()
-            return TextMessage(text)
-        data = b"".join(self._binary_parts)
-        self._binary_parts.clear()
-        return BinaryMessage(data)
+            return TextMessage(buffer.decode("utf-8"))
+        return BinaryMessage(bytes(buffer))
