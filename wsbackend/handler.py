@@ -9,24 +9,35 @@ gevent-websocket's ``environ["wsgi.websocket"]`` runs unchanged, for every proto
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from gevent import pywsgi
 
-from .connection import DEFAULT_SETTINGS
-from .flashpolicy import POLICY_REQUEST, load_policy, policy_response
+from .config import Config, active
+from .flashpolicy import POLICY_REQUEST, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .wsgi import WebSocketMiddleware
 
 __all__ = ["WebSocketHandler"]
 
 
+@functools.lru_cache(maxsize=1)
+def _flash_policy(config: Config) -> bytes | None:
+    """The policy document, read once per configuration rather than once per connection."""
+    return config.flash_policy_document()
+
+
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """A pywsgi handler for WebSocket upgrades of every protocol version."""
 
-    handshake_timeout: float = DEFAULT_SETTINGS.handshake_timeout
-    flash_policy: bytes | None = load_policy()
     _detached = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = active()
+        self.handshake_timeout = config.settings.handshake_timeout
+        self.flash_policy = _flash_policy(config)
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import quote
 
 from .application import Application, AppRegistry, Client, run_session
-from .connection import DEFAULT_SETTINGS, ConnectionSettings, WebSocket
+from .config import active
+from .connection import ConnectionSettings, WebSocket
 from .hosts import find_transport
 from .protocol import (
     DeflateConfig,
@@ -31,7 +32,6 @@ from .protocol import (
 )
 from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import SEC_WEBSOCKET_VERSION
-from .protocol.limits import DEFAULT_LIMITS
 from .proxies import ClientView, TrustedProxies
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
@@ -106,7 +106,10 @@ class WebSocketMiddleware:
             style, with ``environ["wsgi.websocket"]`` set.
         apps: Applications by subprotocol, as an :class:`AppRegistry` or a mapping.
         default_app: Serves clients that offer no subprotocol.
-        settings: Timeouts and buffer bounds of each connection.
+        settings: Timeouts and buffer bounds of each connection; by default those of the
+            active :class:`~wsbackend.config.Config` (``wsbackend serve``'s options, else the
+            ``WSBACKEND_*`` environment variables), as for ``limits``, ``allowed_origins`` and
+            ``trusted_proxies``.
         limits: Frame, message and request size limits.
         deflate: permessage-deflate preferences; None never negotiates it.
         allowed_origins: Page origins accepted besides the site's own (``"*"`` for any). By
@@ -116,8 +119,8 @@ class WebSocketMiddleware:
             absent) and the request, whether to accept it.
         admit: Sees the environ (cookies, path, headers) before the handshake completes and
             returns False to refuse with 403, e.g. without a valid session cookie.
-        trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed;
-            by default those of ``WSBACKEND_TRUSTED_PROXIES``, else loopback.
+        trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed
+            (loopback unless configured).
     """
 
     handles_websocket_upgrades = True
@@ -129,10 +132,10 @@ class WebSocketMiddleware:
         apps: AppRegistry | Mapping[str, Application] | None = None,
         *,
         default_app: Application | None = None,
-        settings: ConnectionSettings = DEFAULT_SETTINGS,
-        limits: Limits = DEFAULT_LIMITS,
+        settings: ConnectionSettings | None = None,
+        limits: Limits | None = None,
         deflate: DeflateConfig | None = DeflateConfig(),  # noqa: B008 - frozen, shared safely
-        allowed_origins: Iterable[str] = (),
+        allowed_origins: Iterable[str] | None = None,
         check_origin: OriginCheck | None = None,
         admit: Admission | None = None,
         trusted_proxies: Iterable[str] | None = None,
@@ -145,19 +148,19 @@ class WebSocketMiddleware:
             self.registry = AppRegistry(apps, default_app)
         else:
             self.registry = None
+        config = active()
         self.site_app = site_app
-        self.settings = settings
-        self.limits = limits
+        self.settings = config.settings if settings is None else settings
+        self.limits = config.limits if limits is None else limits
         self.deflate = deflate
         self.admit = admit
-        self.proxies = (
-            TrustedProxies.from_environment()
-            if trusted_proxies is None
-            else TrustedProxies(trusted_proxies)
+        self.proxies = TrustedProxies(
+            config.trusted_proxies if trusted_proxies is None else trusted_proxies
         )
+        origins = config.allowed_origins if allowed_origins is None else allowed_origins
         self.policy = HandshakePolicy(
             select_subprotocol=self.registry.select if self.registry is not None else None,
-            check_origin=check_origin or OriginPolicy.allowing(allowed_origins),
+            check_origin=check_origin or OriginPolicy.allowing(origins),
             deflate=deflate,
         )
 
