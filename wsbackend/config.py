@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib.util
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -49,6 +50,8 @@ class Config:
         trusted_proxies: Proxies whose X-Forwarded-* headers are believed.
         allowed_origins: Page origins accepted besides the site's own.
         flash_policy: Policy file answered to Flash's ``<policy-file-request/>``.
+        metrics_path: Where Prometheus metrics are served (None: off); see wsbackend.metrics.
+        metrics_allow: Peers that may read the metrics.
         settings: Timeouts and buffer bounds of every connection.
         limits: Frame, message and request size limits.
     """
@@ -62,6 +65,8 @@ class Config:
     trusted_proxies: tuple[str, ...] = DEFAULT_TRUSTED
     allowed_origins: tuple[str, ...] = ()
     flash_policy: str | None = None
+    metrics_path: str | None = None
+    metrics_allow: tuple[str, ...] = DEFAULT_TRUSTED
     settings: ConnectionSettings = DEFAULT_SETTINGS
     limits: Limits = DEFAULT_LIMITS
 
@@ -108,6 +113,11 @@ class Config:
                 raise ConfigError(f"--certfile/--keyfile: cannot load them: {exc}") from None
         if self.flash_policy:
             self.flash_policy_document()
+        # Looked for, not imported: it must first be imported after PROMETHEUS_MULTIPROC_DIR is set.
+        if self.metrics_path and importlib.util.find_spec("prometheus_client") is None:
+            raise ConfigError(
+                "--metrics-path needs prometheus-client: pip install 'wsbackend[metrics]'"
+            )
 
     def flash_policy_document(self) -> bytes | None:
         """The policy file's content, or None when the Flash responder is off."""
@@ -234,6 +244,12 @@ def path(text: str) -> str:
     return os.path.abspath(text)
 
 
+def url_path(text: str) -> str:
+    if not text.startswith("/") or "?" in text:
+        raise ValueError("expected a path such as /metrics")
+    return text
+
+
 SETTINGS, LIMITS = Section.SETTINGS, Section.LIMITS
 
 OPTIONS: tuple[Option, ...] = (
@@ -256,6 +272,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="ORIGINS",
     ),
     Option("flash_policy", path, "answer Flash <policy-file-request/> with FILE", metavar="FILE"),
+    Option("metrics_path", url_path, "serve Prometheus metrics at PATH", metavar="PATH"),
+    Option(
+        "metrics_allow",
+        networks,
+        "comma-separated addresses or networks that may read the metrics (never via a proxy)",
+        metavar="ADDRS",
+    ),
     Option(
         "ping_interval",
         seconds_or_off,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from typing import Any
 
 from .config import Config, ConfigError
@@ -120,6 +123,13 @@ def _serve_in_process(name: str, app: Any, listener: socket.socket, config: Conf
 def _serve_with_gunicorn(application: str, config: Config) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .metrics import MULTIPROC_ENV, worker_exited
+
+    metrics_dir = None
+    if config.metrics_path and not os.environ.get(MULTIPROC_ENV):
+        # Set before any worker imports prometheus-client: each one writes its values there.
+        metrics_dir = tempfile.mkdtemp(prefix="wsbackend-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     settings: dict[str, Any] = {
         "bind": config.bind,
         "workers": config.workers,
@@ -128,6 +138,7 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         "control_socket_disable": True,
         "errorlog": "-",
         "loglevel": config.log_level,
+        "child_exit": lambda arbiter, worker: worker_exited(worker.pid),
     }
     if config.certfile:
         settings.update(certfile=config.certfile, keyfile=config.keyfile)
@@ -140,4 +151,8 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         def load(self) -> Any:
             return load_application(application)
 
-    Embedded().run()
+    try:
+        Embedded().run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

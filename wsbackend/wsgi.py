@@ -17,6 +17,7 @@ from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
 from .hosts import find_transport
+from .metrics import metrics_endpoint
 from .protocol import (
     DeflateConfig,
     Endpoint,
@@ -33,6 +34,7 @@ from .protocol import (
 from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import SEC_WEBSOCKET_VERSION
 from .proxies import ClientView, TrustedProxies
+from .sessions import Session, handshake_refused
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
 
@@ -157,6 +159,7 @@ class WebSocketMiddleware:
         self.proxies = TrustedProxies(
             config.trusted_proxies if trusted_proxies is None else trusted_proxies
         )
+        self.metrics_path = config.metrics_path
         origins = config.allowed_origins if allowed_origins is None else allowed_origins
         self.policy = HandshakePolicy(
             select_subprotocol=self.registry.select if self.registry is not None else None,
@@ -165,6 +168,8 @@ class WebSocketMiddleware:
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.metrics_path is not None and environ.get("PATH_INFO") == self.metrics_path:
+            return metrics_endpoint(environ, start_response)
         if "HTTP_UPGRADE" in environ:
             view = self.proxies.resolve(environ)
             request = request_from_environ(environ, view.host)
@@ -191,6 +196,7 @@ class WebSocketMiddleware:
                 raise Forbidden("refused by the admission hook")
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            handshake_refused(exc.http_status)
             if host_upgraded:
                 return []
             return respond(start_response, exc.status_line, str(exc), exc.headers)
@@ -207,14 +213,17 @@ class WebSocketMiddleware:
         )
         if websocket is None:
             return transport.response
+        app = None if self.registry is None else self.registry.app_for(accepted.subprotocol)
+        app_name = "-" if app is None else type(app).__name__
+        session = Session.start(websocket, view.remote_addr, environ, app_name)
         try:
-            if self.registry is None:
+            if app is None:
                 self._run_site_app(environ, websocket, request)
             else:
-                app = self.registry.app_for(accepted.subprotocol)
                 run_session(app, Client(websocket, environ, view.remote_addr, app.directory))
         finally:
             websocket.release()
+            session.end()
         return transport.response
 
     def _open(
