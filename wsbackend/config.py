@@ -102,7 +102,7 @@ class Config:
     def check(self) -> None:
         """The checks that involve several options or the file system; ConfigError if one fails."""
         if bool(self.certfile) != bool(self.keyfile):
-            raise ConfigError("--certfile and --keyfile go together")
+            raise ConfigError(f"{_named('certfile')} and {_named('keyfile')} go together")
         if self.certfile and self.keyfile:
             import ssl
 
@@ -110,13 +110,14 @@ class Config:
                 context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
                 context.load_cert_chain(self.certfile, self.keyfile)
             except (OSError, ssl.SSLError) as exc:
-                raise ConfigError(f"--certfile/--keyfile: cannot load them: {exc}") from None
+                raise ConfigError(f"{_named('certfile')}: cannot load it: {exc}") from None
         if self.flash_policy:
             self.flash_policy_document()
         # Looked for, not imported: it must first be imported after PROMETHEUS_MULTIPROC_DIR is set.
         if self.metrics_path and importlib.util.find_spec("prometheus_client") is None:
             raise ConfigError(
-                "--metrics-path needs prometheus-client: pip install 'wsbackend[metrics]'"
+                f"{_named('metrics_path')} needs prometheus-client: pip install "
+                "'wsbackend[metrics]'"
             )
 
     def flash_policy_document(self) -> bytes | None:
@@ -127,7 +128,9 @@ class Config:
             with open(self.flash_policy, "rb") as policy_file:
                 return policy_file.read().strip()
         except OSError as exc:
-            raise ConfigError(f"--flash-policy: {exc.strerror}: {self.flash_policy}") from None
+            raise ConfigError(
+                f"{_named('flash_policy')}: {exc.strerror}: {self.flash_policy}"
+            ) from None
 
 
 class Section(enum.Enum):
@@ -297,6 +300,12 @@ OPTIONS: tuple[Option, ...] = (
 """Every option, in ``--help`` order."""
 
 _active: Config | None = None
+
+
+def _named(field: str) -> str:
+    """How an error names an option: its flag and its variable."""
+    option = next(option for option in OPTIONS if option.field == field)
+    return f"{option.flag} ({option.env})"
 
 
 def install(config: Config) -> None:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from typing import Any
 
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler
 
+from .config import ConfigError, active
 from .handler import WebSocketHandler
 from .metrics import worker_exited
 
 __all__ = ["WebSocketWorker", "log_to_gunicorn"]
+
+WORKER_BOOT_ERROR = 3
+"""The exit status that makes gunicorn's arbiter stop rather than start the worker again."""
 
 
 class GunicornWebSocketHandler(WebSocketHandler, PyWSGIHandler):  # type: ignore[misc]
@@ -31,6 +36,11 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
 
     def init_process(self) -> None:
         log_to_gunicorn(self.log)
+        try:
+            active().check()
+        except ConfigError as exc:
+            self.log.error("wsbackend: %s", exc)
+            sys.exit(WORKER_BOOT_ERROR)
         super().init_process()
 
     def run(self) -> None:

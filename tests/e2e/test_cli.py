@@ -132,3 +132,26 @@ def test_environment_reaches_a_gunicorn_command(tmp_path: Path) -> None:
     with running(argv, port, tmp_path / "gunicorn.log", env=env):
         for _ in range(4):
             assert_message_limit(port, 500)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("WSBACKEND_FLASH_POLICY", "/nonexistent.xml", "No such file"),
+        ("WSBACKEND_PING_TIMEOUT", "soon", "expected seconds"),
+    ],
+)
+def test_a_gunicorn_command_with_a_bad_variable_stops_with_one_line(
+    name: str, value: str, expected: str
+) -> None:
+    """The worker refuses to boot, which stops gunicorn, instead of failing every connection."""
+    argv = gunicorn(OUR_WORKER, "apps.site:application", free_port())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), name: value}
+    result = subprocess.run(
+        argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60 * TIME_UNIT, check=False
+    )
+    errors = [line for line in result.stderr.splitlines() if "wsbackend:" in line]
+    assert result.returncode == 3
+    assert len(errors) == 1
+    assert name in errors[0] and expected in errors[0]
+    assert "Traceback" not in result.stderr
