@@ -13,8 +13,9 @@ from wsbackend.protocol.limits import DEFAULT_LIMITS
 def test_every_option_has_a_flag_and_an_environment_variable() -> None:
     flags = {action.dest: action for action in _serve_parser()._actions}
     for option in OPTIONS:
-        assert option.flag == "--" + option.field.replace("_", "-")
-        assert option.env == "WSBACKEND_" + option.field.upper()
+        name = option.name or option.field
+        assert option.flag == "--" + name.replace("_", "-")
+        assert option.env == "WSBACKEND_" + name.upper()
         assert flags[option.field].option_strings == [option.flag]
 
 

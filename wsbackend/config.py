@@ -38,7 +38,9 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """What a deployment asked for. Only the fields of :data:`OPTIONS` are documented there.
+    """What a deployment asked for: a value for every option of :data:`OPTIONS`.
+
+    Build one in code, or with :meth:`from_environ`; :func:`install` makes it the process's.
 
     Attributes:
         bind: ``HOST:PORT`` that ``wsbackend serve`` listens on; IPv6 hosts in brackets.
@@ -158,6 +160,8 @@ class Option:
         help: One line for ``--help``.
         section: The object that holds the field.
         metavar: How ``--help`` names the value.
+        name: The flag and variable name when it is not the field's (``"redis"`` gives
+            ``--redis`` and ``WSBACKEND_REDIS``).
     """
 
     field: str
@@ -165,14 +169,15 @@ class Option:
     help: str
     section: Section = Section.SERVER
     metavar: str = "N"
+    name: str | None = None
 
     @property
     def flag(self) -> str:
-        return "--" + self.field.replace("_", "-")
+        return "--" + (self.name or self.field).replace("_", "-")
 
     @property
     def env(self) -> str:
-        return ENV_PREFIX + self.field.upper()
+        return ENV_PREFIX + (self.name or self.field).upper()
 
     @property
     def default(self) -> Any:

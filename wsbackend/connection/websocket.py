@@ -207,9 +207,9 @@ class WebSocket:
         self.close_code = event.code
         self.close_reason = event.reason
         failure = self._endpoint.failure
-        if self.closed_by is None:
+        if self.closed_by is None:  # not our close(): the peer's close frame, a failure or EOF
             lost = event.code == CloseCode.ABNORMAL_CLOSURE
-            self.closed_by = "server" if failure is not None else "lost" if lost else "client"
+            self.closed_by = "lost" if lost else "client" if event.clean else "server"
         if failure is not None:
             log.info("%s: failing the connection with %d: %s", self.peer, event.code, failure)
 
