@@ -173,6 +173,17 @@ def test_socket_paths_reach_the_backend(proxy: Proxy, path: str) -> None:
     assert client.read_message() == (0x1, b"live")
 
 
+@pytest.mark.parametrize("key3_after_reply", [False, True], ids=["key-with-head", "key-after-101"])
+def test_hixie76_on_the_shared_path(proxy: Proxy, key3_after_reply: bool) -> None:
+    """hixie's "Upgrade: WebSocket" and its 8 key bytes make it through the shared path's rule."""
+    client = RawClient(proxy.http_port)
+    response = client.hixie76_handshake("/live/feed", key3_after_reply=key3_after_reply)
+    assert response.status == 101
+    assert response.body == HIXIE76_ANSWER
+    client.send_hixie_text("shared")
+    assert client.read_hixie_text() == "shared"
+
+
 SITE_PATHS = ["/live", "/live/", "/live/feed?x=1", "/wsdocs/", "/lively/", "/wsx", "/"]
 
 
