@@ -20,7 +20,7 @@ PAGES = ("echo", "chat", "cursors")
 
 
 def _page(name: str) -> bytes:
-    return resources.files(f"apps.{name}").joinpath("index.html").read_bytes()
+    return resources.files(__package__).joinpath(name, "index.html").read_bytes()
 
 
 def _index() -> bytes:

@@ -10,7 +10,8 @@ import gevent
 from gevent import pywsgi, socket
 
 from apps.echo import EchoApp
-from wsbackend import WebSocketMiddleware
+from wsbackend import ConnectionSettings, WebSocketMiddleware
+from wsbackend.config import Config, install
 from wsbackend.handler import WebSocketHandler
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="
@@ -45,7 +46,8 @@ def exchange(port: int, request: bytes) -> bytes:
 
 def main() -> None:
     app = WebSocketMiddleware(site, default_app=EchoApp())
-    handler = type("Handler", (WebSocketHandler,), {"handshake_timeout": 1.0})
+    install(Config(settings=ConnectionSettings(handshake_timeout=1.0)))
+    handler = WebSocketHandler
     server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=handler, log=None)
     server.start()
     gc.collect()

@@ -16,14 +16,16 @@ every protocol version.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
 import gevent
 from gevent import pywsgi
 
-from .connection import DEFAULT_SETTINGS, LIVE
-from .flashpolicy import POLICY_REQUEST, load_policy, policy_response
+from .config import Config, active
+from .connection import LIVE
+from .flashpolicy import POLICY_REQUEST, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
 from .protocol.limits import DEFAULT_LIMITS
@@ -35,11 +37,15 @@ __all__ = ["WebSocketHandler", "read_request_head"]
 log = logging.getLogger("wsbackend.handler")
 
 
+@functools.lru_cache(maxsize=1)
+def _flash_policy(config: Config) -> bytes | None:
+    """The policy document, read once per configuration rather than once per connection."""
+    return config.flash_policy_document()
+
+
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """A pywsgi handler for WebSocket upgrades of every protocol version."""
 
-    handshake_timeout: float = DEFAULT_SETTINGS.handshake_timeout
-    flash_policy: bytes | None = load_policy()
     limits: Limits = DEFAULT_LIMITS
     max_connections: int | None = None
     """WebSockets this process serves at once; upgrades past it are answered 503 (see
@@ -48,6 +54,13 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _refused = False
     _at_limit = False
     _head: HandshakeRequest
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        config = active()
+        self.handshake_timeout = config.settings.handshake_timeout
+        self.limits = config.limits
+        self.flash_policy = _flash_policy(config)
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):

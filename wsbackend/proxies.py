@@ -10,18 +10,14 @@ check; the address becomes ``Client.remote_addr``.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_TRUSTED", "TRUSTED_PROXIES_ENV", "ClientView", "TrustedProxies"]
+__all__ = ["DEFAULT_TRUSTED", "ClientView", "TrustedProxies"]
 
 DEFAULT_TRUSTED = ("127.0.0.1", "::1")
 """A proxy on the same machine, the usual deployment; as gunicorn's ``forwarded_allow_ips``."""
-
-TRUSTED_PROXIES_ENV = "WSBACKEND_TRUSTED_PROXIES"
-"""Comma-separated addresses or networks; how the CLI reaches forked gunicorn workers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +46,6 @@ class TrustedProxies:
                 self._any = True
             elif proxy:
                 self._networks.append(ipaddress.ip_network(proxy, strict=False))
-
-    @classmethod
-    def from_environment(cls) -> TrustedProxies:
-        """Those named by ``WSBACKEND_TRUSTED_PROXIES``, else loopback."""
-        configured = os.environ.get(TRUSTED_PROXIES_ENV)
-        return cls(configured.split(",") if configured else DEFAULT_TRUSTED)
 
     def trusts(self, address: str) -> bool:
         if self._any:

@@ -10,41 +10,22 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
+import shutil
 import signal
-from dataclasses import dataclass
+import socket
+import subprocess
+import sys
+import tempfile
 from typing import Any
 
-__all__ = ["ServerOptions", "load_application", "parse_bind", "serve"]
+from .config import Config, ConfigError
+
+__all__ = ["check_application", "listen", "load_application", "parse_bind", "serve"]
 
 log = logging.getLogger("wsbackend.server")
 
 WORKER_CLASS = "wsbackend.worker.WebSocketWorker"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerOptions:
-    """What ``wsbackend serve`` was asked for.
-
-    Attributes:
-        application: ``"module:name"`` of the WSGI application to serve.
-        bind: ``"HOST:PORT"``; IPv6 hosts in brackets, ``"[::1]:8000"``.
-        workers: Worker processes; 1 serves from this process.
-        certfile: PEM certificate chain for TLS (wss://), with ``keyfile``.
-        keyfile: PEM private key for ``certfile``.
-        graceful_timeout: Seconds open connections get to finish on SIGTERM / SIGINT: each
-            client is sent a 1001 close frame at once, then the closing handshakes and the
-            applications' ``on_close`` have this long before the process exits.
-        max_connections: WebSockets one worker serves at once (503 past it); by default what
-            the file limit allows (see :mod:`wsbackend.capacity`).
-    """
-
-    application: str
-    bind: str = "127.0.0.1:8000"
-    workers: int = 1
-    certfile: str | None = None
-    keyfile: str | None = None
-    graceful_timeout: float = 10.0
-    max_connections: int | None = None
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -62,15 +43,54 @@ def load_application(spec: str) -> Any:
     return getattr(module, attribute or "application")
 
 
-def serve(options: ServerOptions) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    if options.workers > 1:
-        _serve_with_gunicorn(options)
+def check_application(spec: str, in_process: bool) -> Any:
+    """Load the application, or raise ConfigError saying why it cannot be.
+
+    Workers that gunicorn forks must import it themselves (after gevent patches them), so for
+    them it is tried once in a throwaway process; None is returned then.
+    """
+    if in_process:
+        try:
+            return load_application(spec)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot load APP {spec!r}: {exc}") from None
+    probe = (
+        "import sys; from gevent import monkey; monkey.patch_all(); sys.path.insert(0, '');"
+        "from wsbackend.server import load_application; load_application(sys.argv[1])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, spec], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["it exited with an error"])[-1]
+        raise ConfigError(f"cannot load APP {spec!r}: {last_line}")
+    return None
+
+
+def listen(bind: str) -> socket.socket:
+    """The listening socket, or ConfigError when the address cannot be bound (in use, etc.)."""
+    host, port = parse_bind(bind)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {bind}: {exc.strerror or exc}") from None
+
+
+def serve(application: str, config: Config) -> None:
+    """Serve ``"module:name"`` until SIGTERM or SIGINT; ConfigError before listening if it
+    cannot start."""
+    config.check()
+    if config.workers > 1:
+        check_application(application, in_process=False)
+        listen(config.bind).close()
+        _serve_with_gunicorn(application, config)
     else:
-        _serve_in_process(options)
+        app = check_application(application, in_process=True)
+        _serve_in_process(application, app, listen(config.bind), config)
 
 
-def _serve_in_process(options: ServerOptions) -> None:
+def _serve_in_process(name: str, app: Any, listener: socket.socket, config: Config) -> None:
     from gevent import pywsgi
     from gevent.pool import Pool
 
@@ -81,15 +101,15 @@ def _serve_in_process(options: ServerOptions) -> None:
         """gevent's WSGI server that backs off at EMFILE."""
 
     ssl_args = {}
-    if options.certfile:
-        ssl_args = {"certfile": options.certfile, "keyfile": options.keyfile}
+    if config.certfile:
+        ssl_args = {"certfile": config.certfile, "keyfile": config.keyfile}
     file_limit = raise_file_limit()
-    limit = connection_limit(options.max_connections, file_limit)
+    limit = connection_limit(config.max_connections, file_limit)
     WebSocketHandler.max_connections = limit
     log.info("up to %d WebSocket connections (file limit %d)", limit, file_limit)
     server = Server(
-        parse_bind(options.bind),
-        load_application(options.application),
+        listener,
+        app,
         spawn=Pool(accept_pool_size(limit, file_limit)),
         handler_class=WebSocketHandler,
         log=pywsgi.LoggingLogAdapter(logging.getLogger("wsbackend.access"), logging.INFO),
@@ -100,13 +120,13 @@ def _serve_in_process(options: ServerOptions) -> None:
     def stop(signum: int, frame: object) -> None:
         import gevent
 
-        gevent.spawn(_drain_and_stop, server, signum, options.graceful_timeout)
+        gevent.spawn(_drain_and_stop, server, signum, config.graceful_timeout)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     server.start()
-    scheme = "https" if options.certfile else "http"
-    log.info("serving %s on %s://%s", options.application, scheme, options.bind)
+    scheme = "https" if config.certfile else "http"
+    log.info("serving %s on %s://%s", name, scheme, config.bind)
     server.serve_forever()
 
 
@@ -125,21 +145,30 @@ def _drain_and_stop(server: Any, signum: int, timeout: float) -> None:
     server.stop(timeout=0)
 
 
-def _serve_with_gunicorn(options: ServerOptions) -> None:
+def _serve_with_gunicorn(application: str, config: Config) -> None:
     from gunicorn.app.base import BaseApplication
 
+    from .metrics import MULTIPROC_ENV, worker_exited
+
+    metrics_dir = None
+    if config.metrics_path and not os.environ.get(MULTIPROC_ENV):
+        # Set before any worker imports prometheus-client: each one writes its values there.
+        metrics_dir = tempfile.mkdtemp(prefix="wsbackend-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
     settings: dict[str, Any] = {
-        "bind": options.bind,
-        "workers": options.workers,
+        "bind": config.bind,
+        "workers": config.workers,
         "worker_class": WORKER_CLASS,
-        "graceful_timeout": round(options.graceful_timeout),
+        "graceful_timeout": round(config.graceful_timeout),
         "control_socket_disable": True,
         "errorlog": "-",
+        "loglevel": config.log_level,
+        "child_exit": lambda arbiter, worker: worker_exited(worker.pid),
     }
-    if options.certfile:
-        settings.update(certfile=options.certfile, keyfile=options.keyfile)
-    if options.max_connections is not None:
-        settings["worker_connections"] = options.max_connections
+    if config.certfile:
+        settings.update(certfile=config.certfile, keyfile=config.keyfile)
+    if config.max_connections is not None:
+        settings["worker_connections"] = config.max_connections
 
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -147,6 +176,10 @@ def _serve_with_gunicorn(options: ServerOptions) -> None:
                 self.cfg.set(name, value)
 
         def load(self) -> Any:
-            return load_application(options.application)
+            return load_application(application)
 
-    Embedded().run()
+    try:
+        Embedded().run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -12,14 +12,19 @@ when it starts a reload or a binary upgrade: :meth:`WebSocketWorker.check_config
 gunicorn runs in the arbiter, wraps those two arbiter methods (the configuration hooks cannot
 do it: a reload replaces the configuration before calling them). gunicorn then waits up to
 ``--graceful-timeout`` for the closing handshakes and the applications' ``on_close``.
+
+wsbackend's own log lines (refusals, failures, app exceptions, the session line) go to
+gunicorn's error log, in its format and at its ``--log-level``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -27,11 +32,16 @@ import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
 from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
+from .config import ConfigError, active
 from .connection import LIVE
 from .handler import WebSocketHandler
+from .metrics import worker_exited
 from .protocol import CloseCode
 
-__all__ = ["WebSocketWorker"]
+__all__ = ["WebSocketWorker", "log_to_gunicorn"]
+
+WORKER_BOOT_ERROR = 3
+"""The exit status that makes gunicorn's arbiter stop rather than start the worker again."""
 
 RELOAD_NOTICE = signal.SIGUSR2
 """What the arbiter sends its current workers when it is about to replace them."""
@@ -76,6 +86,12 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
                 setattr(Arbiter, name, _notifying_workers(method))
 
     def init_process(self) -> None:
+        log_to_gunicorn(self.log)
+        try:
+            active().check()
+        except ConfigError as exc:
+            self.log.error("wsbackend: %s", exc)
+            sys.exit(WORKER_BOOT_ERROR)
         file_limit = raise_file_limit()
         configured: int = self.cfg.worker_connections
         limit = connection_limit(configured, file_limit)
@@ -88,6 +104,12 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
             file_limit,
         )
         super().init_process()
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            worker_exited(os.getpid())
 
     def init_signals(self) -> None:
         super().init_signals()
@@ -125,3 +147,15 @@ def _notifying_workers(method: Callable[[Any], None]) -> Callable[[Any], None]:
 
     notify_then_run._notifies_workers = True  # type: ignore[attr-defined]
     return notify_then_run
+
+
+def log_to_gunicorn(gunicorn_log: Any) -> None:
+    """Send the ``wsbackend`` loggers to the handlers of gunicorn's error log (the same
+    objects, so that SIGUSR1 reopens our file too), at its level."""
+    error_log = gunicorn_log.error_log
+    if not error_log.handlers:  # a --log-config of the user's own: leave ours to it
+        return
+    ours = logging.getLogger("wsbackend")
+    ours.handlers[:] = error_log.handlers
+    ours.setLevel(error_log.level)
+    ours.propagate = False

@@ -15,9 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 from .application import Application, AppRegistry, Client, run_session
-from .connection import DEFAULT_SETTINGS, ConnectionSettings, WebSocket
+from .config import active
+from .connection import ConnectionSettings, WebSocket
 from .hosts import find_transport, prepare_gevent_websocket_handler
 from .legacy import LegacyServer
+from .metrics import metrics_endpoint
 from .protocol import (
     DeflateConfig,
     Endpoint,
@@ -34,10 +36,10 @@ from .protocol import (
 )
 from .protocol.handshake import AcceptedHandshake, OriginCheck
 from .protocol.headers import CONTENT_LENGTH, SEC_WEBSOCKET_VERSION
-from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import check_head_limits
 from .protocol.versions import SUPPORTED_HYBI_VERSIONS
 from .proxies import ClientView, TrustedProxies
+from .sessions import Session, handshake_refused
 
 __all__ = ["WSGIApp", "WebSocketMiddleware", "request_from_environ"]
 
@@ -115,7 +117,10 @@ class WebSocketMiddleware:
             style, with ``environ["wsgi.websocket"]`` set.
         apps: Applications by subprotocol, as an :class:`AppRegistry` or a mapping.
         default_app: Serves clients that offer no subprotocol.
-        settings: Timeouts and buffer bounds of each connection.
+        settings: Timeouts and buffer bounds of each connection; by default those of the
+            active :class:`~wsbackend.config.Config` (``wsbackend serve``'s options, else the
+            ``WSBACKEND_*`` environment variables), as for ``limits``, ``allowed_origins`` and
+            ``trusted_proxies``.
         limits: Frame, message and request size limits.
         deflate: permessage-deflate preferences; None never negotiates it.
         allowed_origins: Page origins accepted besides the site's own (``"*"`` for any). By
@@ -125,8 +130,8 @@ class WebSocketMiddleware:
             absent) and the request, whether to accept it.
         admit: Sees the environ (cookies, path, headers) before the handshake completes and
             returns False to refuse with 403, e.g. without a valid session cookie.
-        trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed;
-            by default those of ``WSBACKEND_TRUSTED_PROXIES``, else loopback.
+        trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed
+            (loopback unless configured).
     """
 
     handles_websocket_upgrades = True
@@ -138,10 +143,10 @@ class WebSocketMiddleware:
         apps: AppRegistry | Mapping[str, Application] | None = None,
         *,
         default_app: Application | None = None,
-        settings: ConnectionSettings = DEFAULT_SETTINGS,
-        limits: Limits = DEFAULT_LIMITS,
+        settings: ConnectionSettings | None = None,
+        limits: Limits | None = None,
         deflate: DeflateConfig | None = DeflateConfig(),  # noqa: B008 - frozen, shared safely
-        allowed_origins: Iterable[str] = (),
+        allowed_origins: Iterable[str] | None = None,
         check_origin: OriginCheck | None = None,
         admit: Admission | None = None,
         trusted_proxies: Iterable[str] | None = None,
@@ -154,25 +159,28 @@ class WebSocketMiddleware:
             self.registry = AppRegistry(apps, default_app)
         else:
             self.registry = None
+        config = active()
         self.site_app = site_app
         self.legacy_server = LegacyServer(site_app) if site_app is not None else None
-        self.settings = settings
-        self.limits = limits
+        self.settings = config.settings if settings is None else settings
+        self.limits = config.limits if limits is None else limits
         self.deflate = deflate
         self.admit = admit
-        self.proxies = (
-            TrustedProxies.from_environment()
-            if trusted_proxies is None
-            else TrustedProxies(trusted_proxies)
+        self.proxies = TrustedProxies(
+            config.trusted_proxies if trusted_proxies is None else trusted_proxies
         )
+        self.metrics_path = config.metrics_path
+        origins = config.allowed_origins if allowed_origins is None else allowed_origins
         self.policy = HandshakePolicy(
             select_subprotocol=self.registry.select if self.registry is not None else None,
-            check_origin=check_origin or OriginPolicy.allowing(allowed_origins),
+            check_origin=check_origin or OriginPolicy.allowing(origins),
             deflate=deflate,
         )
         prepare_gevent_websocket_handler()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self.metrics_path is not None and environ.get("PATH_INFO") == self.metrics_path:
+            return metrics_endpoint(environ, start_response)
         if "HTTP_UPGRADE" in environ:
             view = self.proxies.resolve(environ)
             request = request_from_environ(environ, view.host)
@@ -251,6 +259,7 @@ class WebSocketMiddleware:
             accepted = self._accept(environ, request, view)
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            handshake_refused(exc.http_status)
             if host_upgraded:
                 return []
             return respond(start_response, exc.status_line, str(exc), exc.headers)
@@ -267,14 +276,17 @@ class WebSocketMiddleware:
         )
         if websocket is None:
             return transport.response
+        app = None if self.registry is None else self.registry.app_for(accepted.subprotocol)
+        app_name = "-" if app is None else type(app).__name__
+        session = Session.start(websocket, view.remote_addr, environ, app_name)
         try:
-            if self.registry is None:
+            if app is None:
                 self._run_site_app(environ, websocket, request)
             else:
-                app = self.registry.app_for(accepted.subprotocol)
                 run_session(app, Client(websocket, environ, view.remote_addr, app.directory))
         finally:
             websocket.release()
+            session.end()
         return transport.response
 
     def _open(

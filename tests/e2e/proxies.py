@@ -116,9 +116,11 @@ Include {work}/vhost-tls.conf
 
 
 @contextlib.contextmanager
-def nginx(backend_port: int, cert: Path, key: Path) -> Iterator[Proxy]:
+def nginx(
+    backend_port: int, cert: Path, key: Path, site_port: int | None = None
+) -> Iterator[Proxy]:
     """nginx with nginx/site.conf and site-tls.conf, upstream.conf in http {}, and the
-    snippets where their headers say."""
+    snippets where their headers say; the site's own pages from ``site_port``."""
     work = world_readable_dir("wsbackend-nginx-")
     for folder in ("snippets", "conf.d", "sites", "logs", "temp"):
         (work / folder).mkdir()
@@ -128,6 +130,8 @@ def nginx(backend_port: int, cert: Path, key: Path) -> Iterator[Proxy]:
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl;": f"listen 127.0.0.1:{tls_port} ssl;",
     }
+    if site_port is not None:
+        replacements["127.0.0.1:8080"] = f"127.0.0.1:{site_port}"
     files = {
         "upstream.conf": work / "conf.d" / "wsbackend.conf",
         "snippet.conf": work / "snippets" / "wsbackend.conf",

@@ -5,8 +5,12 @@ ws:// and wss://; the shared-path rule; pages from mod_wsgi beside sockets on on
 from __future__ import annotations
 
 import ssl
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -14,9 +18,10 @@ from websockets.sync.client import connect
 
 from tests.e2e.proxies import Proxy, apache, nginx, proxies_available
 from tests.e2e.rawclient import HIXIE76_ANSWER, RawClient
-from tests.servers import OUR_WORKER, free_port, gunicorn, running
+from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running
 
 AVAILABLE = proxies_available()
+PLAIN_SITE = Path(__file__).with_name("plain_site.py")
 LARGE = 1024 * 1024
 
 
@@ -48,23 +53,44 @@ def client_tls(authority: trustme.CA) -> ssl.SSLContext:
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+def backend_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The backend's output, its access log included: which requests reached it."""
+    return tmp_path_factory.mktemp("backend") / "gunicorn.log"
+
+
+@pytest.fixture(scope="module")
+def backend(backend_log: Path) -> Iterator[int]:
     """The gunicorn backend the proxies forward to, serving the sample site."""
     port = free_port()
-    log = tmp_path_factory.mktemp("backend") / "gunicorn.log"
-    with running(gunicorn(OUR_WORKER, "apps.site:application", port), port, log):
+    argv = gunicorn(OUR_WORKER, "apps.site:application", port, "--access-logfile", "-")
+    with running(argv, port, backend_log):
+        yield port
+
+
+@pytest.fixture(scope="module")
+def existing_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The pages nginx served before the snippet: a site that knows nothing of wsbackend."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("site") / "site.log"
+    with running([sys.executable, str(PLAIN_SITE), str(port)], port, log):
         yield port
 
 
 @pytest.fixture(scope="module", params=["apache", "nginx"])
 def proxy(
-    request: pytest.FixtureRequest, backend: int, certificate: tuple[Path, Path]
+    request: pytest.FixtureRequest,
+    backend: int,
+    certificate: tuple[Path, Path],
+    existing_site: int,
 ) -> Iterator[Proxy]:
     if not AVAILABLE[request.param]:
         pytest.skip(f"{request.param} is installed by .ci/run")
-    start = apache if request.param == "apache" else nginx
-    with start(backend, *certificate) as running_proxy:
-        yield running_proxy
+    if request.param == "apache":
+        with apache(backend, *certificate) as running_proxy:
+            yield running_proxy
+    else:
+        with nginx(backend, *certificate, site_port=existing_site) as running_proxy:
+            yield running_proxy
 
 
 @pytest.fixture(params=["ws", "wss"])
@@ -139,15 +165,92 @@ def test_permessage_deflate_through_the_proxy(
             assert ws.recv() == message
 
 
-def test_shared_path_sends_only_upgrades_to_the_backend(proxy: Proxy) -> None:
-    """On /live, an upgrade reaches the backend; a plain request stays with the pages."""
+@pytest.mark.parametrize("path", ["/ws", "/ws/", "/ws/deep?x=1", "/live", "/live/", "/live/feed?x"])
+def test_socket_paths_reach_the_backend(proxy: Proxy, path: str) -> None:
     client = RawClient(proxy.http_port)
-    assert client.hybi_handshake(13, "/live/feed").status == 101
+    assert client.hybi_handshake(13, path, protocols="echo").status == 101
     client.send_frame(0x1, b"live")
     assert client.read_message() == (0x1, b"live")
+
+
+@pytest.mark.parametrize("key3_after_reply", [False, True], ids=["key-with-head", "key-after-101"])
+def test_hixie76_on_the_shared_path(proxy: Proxy, key3_after_reply: bool) -> None:
+    """hixie's "Upgrade: WebSocket" and its 8 key bytes make it through the shared path's rule."""
+    client = RawClient(proxy.http_port)
+    response = client.hixie76_handshake("/live/feed", key3_after_reply=key3_after_reply)
+    assert response.status == 101
+    assert response.body == HIXIE76_ANSWER
+    client.send_hixie_text("shared")
+    assert client.read_hixie_text() == "shared"
+
+
+SITE_PATHS = ["/live", "/live/", "/live/feed?x=1", "/wsdocs/", "/lively/", "/wsx", "/"]
+
+
+def probed(path: str) -> str:
+    """``path`` with a query nobody else sends, to find it in the backend's access log."""
+    return f"{path}{'&' if '?' in path else '?'}probe={uuid.uuid4().hex}"
+
+
+def reached_backend(proxy: Proxy, backend_log: Path, path: str) -> bool:
+    """Whether ``path`` (just answered) reached the backend: a control request is sent after
+    it, and once the control is in the access log, so is ``path`` if it got there."""
+    control = probed("/ws/")
     page = RawClient(proxy.http_port)
-    page.request(["GET /live/feed HTTP/1.1", "Host: 127.0.0.1", "Connection: close"])
+    page.request([f"GET {control} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"])
+    page.read_response()
+    deadline = time.monotonic() + 10 * TIME_UNIT
+    while control not in backend_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    log = backend_log.read_text()
+    assert control in log
+    return path in log
+
+
+@pytest.mark.parametrize("path", SITE_PATHS)
+def test_the_snippet_takes_no_page_from_the_site(
+    proxy: Proxy, backend_log: Path, path: str
+) -> None:
+    """Plain requests on the shared path, and paths that only begin like a socket path, reach
+    the site exactly as they did before the snippet: nginx's separate existing site, Apache's
+    pages under mod_wsgi."""
+    path = probed(path)
+    page = RawClient(proxy.http_port)
+    page.request([f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"])
+    response = page.read_response()
+    assert not reached_backend(proxy, backend_log, path)
+    if proxy.name == "nginx":
+        assert_from_the_existing_site(response, path)
+
+
+@pytest.mark.parametrize("path", ["/wsdocs/", "/lively/", "/wsx"])
+def test_upgrades_beside_the_socket_paths_stay_with_the_site(
+    proxy: Proxy, backend_log: Path, path: str
+) -> None:
+    path = probed(path)
+    response = RawClient(proxy.http_port).hybi_handshake(13, path)
+    assert not reached_backend(proxy, backend_log, path)
+    if proxy.name == "nginx":
+        assert_from_the_existing_site(response, path)
+    else:  # mod_wsgi cannot take a socket over: the site says which proxy rule is missing
+        assert response.status == 501
+
+
+def test_plain_requests_on_the_dedicated_path_reach_the_backend(
+    proxy: Proxy, backend_log: Path
+) -> None:
+    """The control for the checks above: the access log does show what reaches the backend."""
+    path = probed("/ws/page")
+    page = RawClient(proxy.http_port)
+    page.request([f"GET {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"])
     assert page.read_response().status == 404
+    assert reached_backend(proxy, backend_log, path)
+
+
+def assert_from_the_existing_site(response: Any, path: str) -> None:
+    assert response.status == 200
+    assert response.headers.get("x-served-by") == "plain-site"
+    assert response.body == f"the site's own page for {path}\n".encode()
 
 
 def test_pages_from_mod_wsgi_and_sockets_on_one_origin(proxy: Proxy) -> None:

@@ -51,6 +51,8 @@ _TURN_PAUSE = 1e-6
 """How long a connection that used up its turn rests: only until the event loop's next round."""
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 """SO_LINGER on, zero seconds: close with a reset, discarding unsent data."""
+SLOW_READER_REASON = "too slow to read"
+"""The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
 
 
 class ConnectionClosed(WebSocketError):
@@ -94,6 +96,14 @@ class WebSocket:
         self.close_code: int | None = None
         """Why the connection ended, once it has: the peer's close code, or 1006."""
         self.close_reason = ""
+        self.closed_by: str | None = None
+        """Who ended it: ``"server"`` (a close or failure of ours), ``"client"`` (its close
+        frame first), or ``"lost"`` (the stream ended without a closing handshake)."""
+        self.messages_received = 0
+        self.messages_sent = 0
+        self.bytes_received = 0
+        """Bytes read from the socket, framing included (``bytes_sent`` likewise)."""
+        self.bytes_sent = 0
         self._sock = sock
         self._endpoint = endpoint
         self._settings = settings
@@ -202,6 +212,7 @@ class WebSocket:
             self._reading = False
         if data:
             self._last_seen = monotonic()
+            self.bytes_received += len(data)
             self._endpoint.receive_data(data)
             self._turn_bytes += len(data)
         else:
@@ -212,12 +223,14 @@ class WebSocket:
 
     def _process_events(self, write_now: bool = True) -> None:
         messages = self._messages
+        before = len(messages)
         for event in self._endpoint.events_received():
             kind = type(event)
             if kind is TextMessage or kind is BinaryMessage:
                 messages.append(event.data)  # type: ignore[union-attr]
             elif kind is Closed:
                 self._on_closed(event)  # type: ignore[arg-type]
+        self.messages_received += len(messages) - before
         self._flush_endpoint(write_now)
 
     def _on_closed(self, event: Closed) -> None:
@@ -225,6 +238,9 @@ class WebSocket:
         self.close_code = event.code
         self.close_reason = event.reason
         failure = self._endpoint.failure
+        if self.closed_by is None:  # not our close(): the peer's close frame, a failure or EOF
+            lost = event.code == CloseCode.ABNORMAL_CLOSURE
+            self.closed_by = "lost" if lost else "client" if event.clean else "server"
         if failure is not None:
             log.info("%s: failing the connection with %d: %s", self.peer, event.code, failure)
 
@@ -249,7 +265,9 @@ class WebSocket:
             data = self._endpoint.frame_message(message)
         except InvalidState:
             self._send_queued(message)
+            self.messages_sent += 1
             return
+        self.messages_sent += 1
         self._enqueue(data)
         if self._queued > self._settings.max_send_buffer:
             self._wait_drained()
@@ -272,6 +290,7 @@ class WebSocket:
         """
         if not self._has_room(len(data)):
             return False
+        self.messages_sent += 1
         if self._endpoint.state is State.AWAITING_KEY3:
             self._endpoint.send_prepared(data)
             self._flush_endpoint(write_now=False)
@@ -296,6 +315,7 @@ class WebSocket:
             data = self._endpoint.frame_message(message)
         except InvalidState:
             return False
+        self.messages_sent += 1
         self._enqueue(data, write_now=False)
         return True
 
@@ -342,7 +362,7 @@ class WebSocket:
         )
         self._queued -= sum(len(data) for data in self._out)
         self._out.clear()
-        self._endpoint.fail(CloseCode.POLICY_VIOLATION, "too slow to read")
+        self._endpoint.fail(CloseCode.POLICY_VIOLATION, SLOW_READER_REASON)
         self._process_events(write_now=False)
         gevent.spawn_later(self._settings.close_timeout, self._abort)
 
@@ -363,6 +383,8 @@ class WebSocket:
             return
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
+        if self.closed_by is None:
+            self.closed_by = "server"
         self._endpoint.send_close(code, reason)
         self._process_events()
         if self._closed:
@@ -479,6 +501,7 @@ class WebSocket:
                 self._queued -= len(data)
                 if not written:
                     break
+                self.bytes_sent += len(data)
         finally:
             self._writing = False
         if self._queued <= self._settings.max_send_buffer:

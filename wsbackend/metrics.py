@@ -1,0 +1,112 @@
+"""Prometheus metrics of a worker, opt-in: ``--metrics-path /metrics``.
+
+What a worker carries: open connections by app and version, refused handshakes by status,
+messages and bytes each way, closes by code and side, send-queue overflows. Sessions are
+counted when they end (the per-message path stays free of metrics). Under several gunicorn
+workers the values go through ``prometheus-client``'s multiprocess mode (files in
+``PROMETHEUS_MULTIPROC_DIR``), so whichever worker answers a scrape reports them all.
+
+The endpoint answers only peers in ``--metrics-allow`` (loopback by default) that send no
+forwarding header: a request relayed by Apache or nginx is refused even though the proxy
+itself is on loopback.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .config import active
+from .proxies import TrustedProxies
+
+__all__ = ["MULTIPROC_ENV", "Recorder", "metrics_endpoint", "recorder", "worker_exited"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus-client's own variable: where each worker process writes its values."""
+
+FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+class Recorder:
+    """The metrics of this process, created in the process that records them (after fork)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.open = Gauge(
+            "wsbackend_connections_open",
+            "Open WebSocket connections.",
+            ["app", "version"],
+            multiprocess_mode="livesum",
+        )
+        self.refused = Counter(
+            "wsbackend_handshakes_refused",
+            "Opening handshakes refused, by HTTP status.",
+            ["status"],
+        )
+        self.messages = Counter(
+            "wsbackend_messages", "WebSocket messages of ended sessions.", ["direction"]
+        )
+        self.bytes = Counter(
+            "wsbackend_bytes",
+            "Bytes on the wire of ended sessions, framing included.",
+            ["direction"],
+        )
+        self.closes = Counter(
+            "wsbackend_closes",
+            "Ended sessions by close code and the side that closed.",
+            ["code", "by"],
+        )
+        self.overflows = Counter(
+            "wsbackend_send_queue_overflows",
+            "Clients closed with 1008 because their send queue overflowed max_send_buffer.",
+        )
+
+
+@functools.cache
+def recorder() -> Recorder | None:
+    """This process's metrics, or None when they are off."""
+    return Recorder() if active().metrics_path else None
+
+
+def metrics_endpoint(
+    environ: dict[str, Any], start_response: Callable[..., Any]
+) -> Iterable[bytes]:
+    """The WSGI response to a scrape: the metrics for allowed peers, 403 for others."""
+    peer = str(environ.get("REMOTE_ADDR", ""))
+    relayed = any(name in environ for name in FORWARDING_HEADERS)
+    if relayed or not _allowed().trusts(peer):
+        body = b"metrics are served to --metrics-allow addresses only, never through a proxy\n"
+        start_response("403 Forbidden", [("Content-Type", "text/plain"), _length(body)])
+        return [body]
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+    recorder()
+    registry = REGISTRY
+    if os.environ.get(MULTIPROC_ENV):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    body = generate_latest(registry)
+    start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), _length(body)])
+    return [body]
+
+
+def worker_exited(pid: int) -> None:
+    """Drop a gone worker's open-connection gauge (multiprocess mode keeps its counters)."""
+    if active().metrics_path and os.environ.get(MULTIPROC_ENV):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _allowed() -> TrustedProxies:
+    return TrustedProxies(active().metrics_allow)
+
+
+def _length(body: bytes) -> tuple[str, str]:
+    return ("Content-Length", str(len(body)))
