@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import os
 import sys
 from collections.abc import Sequence
 
 from .flashpolicy import POLICY_ENV
+from .hubs import REDIS_URL_ENV
 from .proxies import TRUSTED_PROXIES_ENV
 from .server import ServerOptions
 
@@ -44,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated proxy addresses or networks whose X-Forwarded-* headers are "
         "believed (default: 127.0.0.1,::1)",
     )
+    serve.add_argument(
+        "--redis",
+        metavar="URL",
+        help="share broadcast, groups and presence between workers and hosts through this Redis "
+        f"(redis://host:port/db; default: ${REDIS_URL_ENV}, else per worker)",
+    )
     serve.add_argument("--log-level", default="info", help="debug, info, warning (default: info)")
     return parser
 
@@ -55,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.trusted_proxies:
         os.environ[TRUSTED_PROXIES_ENV] = args.trusted_proxies
+    if args.redis:
+        if importlib.util.find_spec("redis") is None:
+            print(
+                "wsbackend: --redis needs the redis package: pip install 'wsbackend[redis]'",
+                file=sys.stderr,
+            )
+            return 2
+        os.environ[REDIS_URL_ENV] = args.redis
     if args.flash_policy:
         os.environ[POLICY_ENV] = os.path.abspath(args.flash_policy)
     logging.basicConfig(

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from .application import Application, AppRegistry, Client, run_session
 from .connection import DEFAULT_SETTINGS, ConnectionSettings, WebSocket
 from .hosts import find_transport
+from .hubs import Hub, hub_from_environment
 from .protocol import (
     DeflateConfig,
     Endpoint,
@@ -118,6 +119,8 @@ class WebSocketMiddleware:
             returns False to refuse with 403, e.g. without a valid session cookie.
         trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed;
             by default those of ``WSBACKEND_TRUSTED_PROXIES``, else loopback.
+        hub: Where broadcast, groups and presence reach: by default a :class:`RedisHub` for
+            ``WSBACKEND_REDIS_URL`` if it is set, else this process only (:class:`LocalHub`).
     """
 
     handles_websocket_upgrades = True
@@ -136,6 +139,7 @@ class WebSocketMiddleware:
         check_origin: OriginCheck | None = None,
         admit: Admission | None = None,
         trusted_proxies: Iterable[str] | None = None,
+        hub: Hub | None = None,
     ) -> None:
         if isinstance(apps, AppRegistry):
             self.registry: AppRegistry | None = apps
@@ -145,6 +149,9 @@ class WebSocketMiddleware:
             self.registry = AppRegistry(apps, default_app)
         else:
             self.registry = None
+        self.hub = hub_from_environment() if hub is None else hub
+        if self.registry is not None:
+            self.registry.bind(self.hub)
         self.site_app = site_app
         self.settings = settings
         self.limits = limits
