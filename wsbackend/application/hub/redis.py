@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ log = logging.getLogger("wsbackend.hub")
 
 MIN_BACKOFF = 0.5
 MAX_BACKOFF = 5.0
+MAX_OUTBOX = 10_000
+"""Broadcasts waiting for Redis beyond this are dropped (at-most-once, logged)."""
+PUBLISH_BATCH = 500
 START_WAIT = 2.0
 """How long the first use in a process waits for the subscription, so nothing sent just after
 a worker's first client connects is missed."""
@@ -94,6 +98,9 @@ class RedisHub:
         self._greenlets: list[gevent.Greenlet] = []
         self._ready = Event()
         self._resync = Event()
+        self._outbox: deque[bytes] = deque()
+        self._outbox_ready = Event()
+        self._overflowing = False
         self._client: Any = None
         self._worker = ""
 
@@ -119,7 +126,12 @@ class RedisHub:
             text = isinstance(message, str)
             header = json.dumps([self._worker, directory.name, group, text]).encode()
             body = message.encode() if isinstance(message, str) else bytes(message)
-            self._run(lambda redis: redis.publish(self._channel, header + b"\n" + body))
+            if len(self._outbox) < MAX_OUTBOX:
+                self._outbox.append(header + b"\n" + body)
+                self._outbox_ready.set()
+            elif not self._overflowing:
+                self._overflowing = True
+                log.warning("hub: %d broadcasts wait for Redis; dropping more", MAX_OUTBOX)
         return delivered
 
     def members(self, directory: Directory, group: str) -> list[Member]:
@@ -266,7 +278,12 @@ class RedisHub:
             retry=self._redis_module.retry.Retry(self._redis_module.backoff.NoBackoff(), 0),
         )
         self._ready.clear()
-        self._greenlets = [gevent.spawn(self._subscribe), gevent.spawn(self._beat)]
+        self._outbox.clear()
+        self._greenlets = [
+            gevent.spawn(self._subscribe),
+            gevent.spawn(self._beat),
+            gevent.spawn(self._publish),
+        ]
         self._ready.wait(START_WAIT)
 
     def _subscribe(self) -> None:
@@ -291,6 +308,23 @@ class RedisHub:
             self._ready.set()
             gevent.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF)
+
+    def _publish(self) -> None:
+        """Publish queued broadcasts in pipelined batches: the broadcaster never waits on Redis,
+        and each worker's messages keep their order."""
+        outbox = self._outbox
+        while True:
+            self._outbox_ready.wait()
+            self._outbox_ready.clear()
+            while outbox:
+                if not self._up:
+                    outbox.clear()
+                    break
+                pipe = self._client.pipeline(transaction=False)
+                for _ in range(min(len(outbox), PUBLISH_BATCH)):
+                    pipe.publish(self._channel, outbox.popleft())
+                self._run(lambda redis, pipe=pipe: pipe.execute())
+            self._overflowing = False
 
     def _receive(self, data: bytes) -> None:
         header, _, body = data.partition(b"\n")
