@@ -121,26 +121,34 @@ def await_members(peer: Peer, room: str, expected: set[str], seconds: float = 20
     raise AssertionError(f"{peer.version}: last member list {seen}, expected {sorted(expected)}")
 
 
-def spread_over_workers(port: int, room: str, versions: list[str]) -> dict[str, Peer]:
-    """One client on each of the 3 workers of the server on ``port``, of the given versions.
+def spread_over_workers(cluster: Cluster, room: str, versions: list[str]) -> dict[str, Peer]:
+    """One client on each of the 3 workers of ``cluster.many``, of the given versions.
 
-    An idle worker wins every accept; each one that got its client is paused (SIGSTOP) until
-    the next worker has taken one, then all continue.
+    An idle worker wins every accept; each one that got its client is paused (SIGSTOP), once
+    subscribed, until the next worker has taken one, then all continue.
     """
     peers: dict[str, Peer] = {}
     paused: list[int] = []
     try:
         for version in versions[:3]:
-            peer, nick = guest(port, version, room)
+            peer, nick = guest(cluster.many, version, room)
             peers[nick] = peer
             pid = worker_pid(nick)
             assert pid not in paused, f"a paused worker {pid} accepted"
+            await_log(cluster.logs[0], f" {pid} INFO wsbackend.hub: hub: connected to Redis")
             os.kill(pid, signal.SIGSTOP)
             paused.append(pid)
     finally:
         for pid in paused:
             os.kill(pid, signal.SIGCONT)
     return peers
+
+
+def await_log(path: Path, text: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds * TIME_UNIT
+    while text not in path.read_text(errors="replace"):
+        assert time.monotonic() < deadline, f"no {text!r} in {path}"
+        time.sleep(0.1)
 
 
 def everyone_hears_everyone(peers: dict[str, Peer]) -> None:
@@ -166,7 +174,7 @@ def test_room_and_member_list_span_workers_and_hosts(cluster: Cluster) -> None:
     """hixie-76, hixie-75, hybi-08 and RFC 6455 clients on three workers of one server and on a
     second server share a room: every message reaches all, and every member list is whole."""
     room = "spread"
-    peers = spread_over_workers(cluster.many, room, ["hixie-76", "rfc6455", "hybi-08"])
+    peers = spread_over_workers(cluster, room, ["hixie-76", "rfc6455", "hybi-08"])
     for version in ("rfc6455", "hixie-75"):
         peer, nick = guest(cluster.single, version, room)
         peers[nick] = peer
@@ -181,7 +189,7 @@ def test_killed_worker_vanishes_from_member_lists(cluster: Cluster) -> None:
     """kill -9 of a worker: its members leave every list within 30 s, without any goodbye,
     and the clients of the other workers and host keep talking."""
     room = "kill"
-    peers = spread_over_workers(cluster.many, room, ["rfc6455", "hixie-76", "hybi-08"])
+    peers = spread_over_workers(cluster, room, ["rfc6455", "hixie-76", "hybi-08"])
     remote, remote_nick = guest(cluster.single, "hixie-75", room)
     peers[remote_nick] = remote
     for peer in peers.values():
@@ -254,10 +262,7 @@ def test_redis_down_at_start(tmp_path: Path) -> None:
         first.expect("message", text="no Redis yet")
         assert "unavailable at start" in log.read_text()
         with redis_server(tmp_path, redis_port):
-            deadline = time.monotonic() + RESUME_DEADLINE * TIME_UNIT
-            while "hub: connected to Redis" not in log.read_text():
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.2)
+            await_log(log, "hub: connected to Redis", RESUME_DEADLINE)
 
 
 def test_several_workers_without_a_hub_warn_once(tmp_path: Path) -> None:

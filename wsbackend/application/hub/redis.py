@@ -103,6 +103,7 @@ class RedisHub:
         self._overflowing = False
         self._client: Any = None
         self._worker = ""
+        self._own_header = b"\n"
 
     # Keys: the worker comes before the app (length-prefixed) so no two names collide.
     def _group_key(self, worker: str, app: str, group: str) -> str:
@@ -261,6 +262,7 @@ class RedisHub:
         self._pid = os.getpid()
         self._up = None
         self._worker = f"{socket.gethostname()}/{self._pid}/{secrets.token_hex(4)}"
+        self._own_header = json.dumps([self._worker]).encode()[:-1] + b","
         from gevent import monkey
 
         if not monkey.is_module_patched("socket"):
@@ -327,15 +329,17 @@ class RedisHub:
             self._overflowing = False
 
     def _receive(self, data: bytes) -> None:
+        if data.startswith(self._own_header):  # this worker's: its clients already have it
+            return
         header, _, body = data.partition(b"\n")
         try:
-            worker, app, group, text = json.loads(header)
+            _, app, group, text = json.loads(header)
             message: Message = body.decode() if text else body
         except (ValueError, TypeError, UnicodeDecodeError):
             log.warning("hub: ignored a malformed message on %s", self._channel)
             return
         directory = self._directories.get(app)
-        if worker == self._worker or directory is None:
+        if directory is None:
             return
         if group is None:
             deliver(message, directory._clients.values())
