@@ -24,7 +24,15 @@ import trustme
 
 from tests.e2e.proxies import nginx, proxies_available, world_readable_dir
 from tests.e2e.test_apps import Peer
-from tests.servers import TIME_UNIT, free_port, running, wait_for_port, wsbackend_serve
+from tests.servers import (
+    OUR_WORKER,
+    TIME_UNIT,
+    free_port,
+    gunicorn,
+    running,
+    wait_for_port,
+    wsbackend_serve,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
 
@@ -280,23 +288,26 @@ def test_several_workers_without_a_hub_warn_once(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not proxies_available()["nginx"], reason="nginx is not installed")
 def test_through_nginx_in_front_of_two_backends(tmp_path: Path) -> None:
-    """nginx balances over two backend processes sharing Redis; a room spans both."""
+    """nginx balances over two backends sharing Redis, one of them plain gunicorn with our
+    worker told by ``WSBACKEND_REDIS_URL``; a room spans both."""
     first, second = free_port(), free_port()
     with contextlib.ExitStack() as stack:
         redis = stack.enter_context(redis_server(tmp_path))
-        hub = ("--redis", redis.url)
-        for port in (first, second):
-            argv = wsbackend_serve(port, *hub)
-            stack.enter_context(running(argv, port, tmp_path / f"backend-{port}.log"))
+        argv = gunicorn(OUR_WORKER, "apps.site:application", first, "--workers", "2")
+        env = {"WSBACKEND_REDIS_URL": redis.url}
+        stack.enter_context(running(argv, first, tmp_path / "gunicorn.log", env=env))
+        argv = wsbackend_serve(second, "--redis", redis.url)
+        stack.enter_context(running(argv, second, tmp_path / "serve.log"))
         certificate = dummy_certificate(stack)
         proxy = stack.enter_context(nginx(first, *certificate, extra_backends=[second]))
         joined = [guest(proxy.http_port, version, "proxied")
                   for version in ("rfc6455", "hixie-76", "hybi-08", "rfc6455")]  # fmt: skip
         peers = {nick: peer for peer, nick in joined}
-        assert len({worker_pid(nick) for nick in peers}) == 2, list(peers)
+        assert len({worker_pid(nick) for nick in peers}) >= 2, list(peers)
         for peer in peers.values():
             await_members(peer, "proxied", set(peers))
         everyone_hears_everyone(peers)
+    assert "no hub" not in (tmp_path / "gunicorn.log").read_text()
 
 
 def dummy_certificate(stack: contextlib.ExitStack) -> tuple[Path, Path]:

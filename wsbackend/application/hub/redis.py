@@ -149,14 +149,17 @@ class RedisHub:
                 pipe.hgetall(self._group_key(worker, app, group))
             return list(zip(workers, pipe.execute(), strict=True))
 
-        found: dict[tuple[str, str], Member] = {}
+        found = list(local)  # this worker's own entries in Redis may lag; these do not
         for worker, entries in self._run(read) or ():
+            if worker == self._worker:
+                continue
             for client_id, value in entries.items():
-                joined_at, data = json.loads(value)
-                found[worker, client_id.decode()] = Member(client_id.decode(), data, joined_at)
-        for member in local:
-            found[self._worker, member.id] = member
-        return sorted(found.values(), key=lambda member: (member.joined_at, member.id))
+                try:
+                    joined_at, data = json.loads(value)
+                    found.append(Member(client_id.decode(), data, float(joined_at)))
+                except (ValueError, TypeError, UnicodeDecodeError):
+                    log.warning("hub: ignored a malformed member entry of %s", worker)
+        return sorted(found, key=lambda member: (member.joined_at, member.id))
 
     def count(self, directory: Directory) -> int:
         own = len(directory._clients)
@@ -223,6 +226,7 @@ class RedisHub:
 
         def run(redis: Any) -> None:
             pipe = redis.pipeline(transaction=False)
+            pipe.set(self._alive_key(self._worker), 1, ex=round(self.ttl))
             pipe.sadd(self._workers_key, self._worker)
             build(pipe)
             pipe.execute()
