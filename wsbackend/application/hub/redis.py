@@ -309,6 +309,9 @@ class RedisHub:
                         self._receive(message["data"])
             except (self._redis_module.RedisError, OSError) as exc:
                 self._set_up(False, exc)
+            except Exception as exc:  # a bug must not end cross-process delivery for good
+                log.exception("hub: subscriber failed; resubscribing")
+                self._set_up(False, exc)
             finally:
                 pubsub.close()
             self._ready.set()
@@ -356,7 +359,10 @@ class RedisHub:
             self._resync.wait(self.heartbeat)
             self._resync.clear()
             if self._up:
-                self._run(self._rewrite)
+                try:
+                    self._run(self._rewrite)
+                except Exception:
+                    log.exception("hub: presence heartbeat failed")
 
     def _rewrite(self, redis: Any) -> None:
         ttl = round(self.ttl)
