@@ -20,6 +20,10 @@ _EXPORTS = {
     "ConnectionSettings": "wsbackend.connection",
     "DeflateConfig": "wsbackend.protocol",
     "Group": "wsbackend.application",
+    "Hub": "wsbackend.application.hub",
+    "LocalHub": "wsbackend.application.hub",
+    "Member": "wsbackend.application.hub",
+    "RedisHub": "wsbackend.application.hub",
     "OriginPolicy": "wsbackend.protocol",
     "Limits": "wsbackend.protocol",
     "WebSocket": "wsbackend.connection",
@@ -35,15 +39,20 @@ __all__ = [
     "ConnectionSettings",
     "DeflateConfig",
     "Group",
+    "Hub",
     "Limits",
+    "LocalHub",
+    "Member",
     "OriginPolicy",
+    "RedisHub",
     "WebSocket",
     "WebSocketMiddleware",
     "__version__",
 ]
 
 if TYPE_CHECKING:
-    from .application import Application, AppRegistry, Client
+    from .application import Application, AppRegistry, Client, Group
+    from .application.hub import Hub, LocalHub, Member, RedisHub
     from .connection import ConnectionClosed, ConnectionSettings, WebSocket
     from .protocol import CloseCode, DeflateConfig, Limits, OriginPolicy
     from .wsgi import WebSocketMiddleware

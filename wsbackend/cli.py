@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         shown = ",".join(default) if isinstance(default, tuple) else default
         serve.add_argument(
             option.flag,
+            *option.aliases,
             dest=option.field,
             type=_flag_type(option.parse),
             metavar=option.metavar,

@@ -58,6 +58,8 @@ class Config:
         flash_policy: Policy file answered to Flash's ``<policy-file-request/>``.
         metrics_path: Where Prometheus metrics are served (None: off); see wsbackend.metrics.
         metrics_allow: Peers that may read the metrics.
+        redis_url: The Redis that shares broadcast, groups and presence between workers and
+            hosts (None: each worker on its own); see wsbackend.application.hub.
         settings: Timeouts and buffer bounds of every connection.
         limits: Frame, message and request size limits.
     """
@@ -74,6 +76,7 @@ class Config:
     flash_policy: str | None = None
     metrics_path: str | None = None
     metrics_allow: tuple[str, ...] = DEFAULT_TRUSTED
+    redis_url: str | None = None
     settings: ConnectionSettings = DEFAULT_SETTINGS
     limits: Limits = DEFAULT_LIMITS
 
@@ -126,6 +129,9 @@ class Config:
                 f"{_named('metrics_path')} needs prometheus-client: pip install "
                 "'wsbackend[metrics]'"
             )
+        # Looked for, not imported: importing it before gevent patches would warn.
+        if self.redis_url and importlib.util.find_spec("redis") is None:
+            raise ConfigError(f"{_named('redis_url')} needs redis: pip install 'wsbackend[redis]'")
 
     def flash_policy_document(self) -> bytes | None:
         """The policy file's content, or None when the Flash responder is off."""
@@ -167,6 +173,7 @@ class Option:
         metavar: How ``--help`` names the value.
         name: The flag and variable name when it is not the field's (``"redis"`` gives
             ``--redis`` and ``WSBACKEND_REDIS``).
+        aliases: Shorter flags that mean the same (the variable has one name only).
     """
 
     field: str
@@ -175,6 +182,7 @@ class Option:
     section: Section = Section.SERVER
     metavar: str = "N"
     name: str | None = None
+    aliases: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -257,6 +265,12 @@ def path(text: str) -> str:
     return os.path.abspath(text)
 
 
+def redis_url(text: str) -> str:
+    if not text.startswith(("redis://", "rediss://", "unix://")):
+        raise ValueError("expected a URL such as redis://127.0.0.1:6379/0")
+    return text
+
+
 def url_path(text: str) -> str:
     if not text.startswith("/") or "?" in text:
         raise ValueError("expected a path such as /metrics")
@@ -292,6 +306,13 @@ OPTIONS: tuple[Option, ...] = (
         networks,
         "comma-separated addresses or networks that may read the metrics (never via a proxy)",
         metavar="ADDRS",
+    ),
+    Option(
+        "redis_url",
+        redis_url,
+        "share broadcast, groups and presence between workers and hosts through this Redis",
+        metavar="URL",
+        aliases=("--redis",),
     ),
     Option(
         "ping_interval",

@@ -46,6 +46,8 @@ WORKER_BOOT_ERROR = 3
 RELOAD_NOTICE = signal.SIGUSR2
 """What the arbiter sends its current workers when it is about to replace them."""
 
+log = logging.getLogger("wsbackend.worker")
+
 
 class GunicornWebSocketHandler(WebSocketHandler, PyWSGIHandler):  # type: ignore[misc]
     """Our handler with gunicorn's access log and environ additions."""
@@ -104,6 +106,17 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
             file_limit,
         )
         super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        hub = getattr(self.wsgi, "hub", None)
+        shared = hub.shared if hub is not None else bool(active().redis_url)
+        if self.cfg.workers > 1 and not shared and self.age == 1:
+            log.warning(
+                "%d workers and no hub: app.clients, broadcast and groups stop at each worker; "
+                "share them with --redis URL or WSBACKEND_REDIS_URL (see README)",
+                self.cfg.workers,
+            )
 
     def run(self) -> None:
         try:

@@ -18,6 +18,7 @@ from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
 from .hosts import find_transport, prepare_gevent_websocket_handler
+from .hubs import Hub, hub_for
 from .legacy import LegacyServer
 from .metrics import metrics_endpoint
 from .protocol import (
@@ -132,6 +133,9 @@ class WebSocketMiddleware:
             returns False to refuse with 403, e.g. without a valid session cookie.
         trusted_proxies: Peers whose X-Forwarded-For / -Proto / -Host headers are believed
             (loopback unless configured).
+        hub: Where broadcast, groups and presence reach: by default a :class:`RedisHub` for
+            the configured Redis URL (``--redis``, ``WSBACKEND_REDIS_URL``), else this process
+            only (:class:`LocalHub`).
     """
 
     handles_websocket_upgrades = True
@@ -150,6 +154,7 @@ class WebSocketMiddleware:
         check_origin: OriginCheck | None = None,
         admit: Admission | None = None,
         trusted_proxies: Iterable[str] | None = None,
+        hub: Hub | None = None,
     ) -> None:
         if isinstance(apps, AppRegistry):
             self.registry: AppRegistry | None = apps
@@ -160,6 +165,9 @@ class WebSocketMiddleware:
         else:
             self.registry = None
         config = active()
+        self.hub = hub_for(config) if hub is None else hub
+        if self.registry is not None:
+            self.registry.bind(self.hub)
         self.site_app = site_app
         self.legacy_server = LegacyServer(site_app) if site_app is not None else None
         self.settings = config.settings if settings is None else settings

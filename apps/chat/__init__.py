@@ -2,7 +2,10 @@
 
 The wire format is JSON text, which every protocol version carries, so hixie-75 clients and
 RFC 6455 clients talk in the same room. A client starts in the room and with the nickname of
-its query string (``?room=lobby&nick=ada``), or ``lobby`` and ``guest-N``.
+its query string (``?room=lobby&nick=ada``), or ``lobby`` and ``guest-<client id>``.
+
+Rooms and member lists span every worker and host when the site runs with a shared hub
+(``wsbackend serve --redis URL``): nicknames are shared as each client's presence data.
 
 Client to server: ``{"type": "say", "text": ...}``, ``{"type": "nick", "nick": ...}``,
 ``{"type": "join", "room": ...}``. Server to client: ``welcome``, ``message``, ``joined``,
@@ -11,13 +14,12 @@ Client to server: ``{"type": "say", "text": ...}``, ``{"type": "nick", "nick": .
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from typing import Any
 from urllib.parse import parse_qs
 
-from wsbackend import Application, Client
+from wsbackend import Application, Client, Group
 
 MAX_TEXT = 2000
 NAME = re.compile(r"^[\w .-]{1,32}$")
@@ -27,17 +29,20 @@ def _encode(**fields: Any) -> str:
     return json.dumps(fields, separators=(",", ":"))
 
 
+def _nicks(group: Group) -> list[str]:
+    """Every member's nickname, wherever connected, in the order they joined."""
+    return [str(member.data.get("nick", member.id)) for member in group.presence()]
+
+
 class ChatApp(Application):
     """Rooms are the application's groups; each client is in exactly one."""
-
-    def __init__(self) -> None:
-        self._guests = itertools.count(1)
 
     def on_connect(self, client: Client) -> None:
         query = parse_qs(client.query_string)
         nick = query.get("nick", [""])[0]
         room = query.get("room", ["lobby"])[0]
-        client.data["nick"] = nick if NAME.match(nick) else f"guest-{next(self._guests)}"
+        client.data["nick"] = nick if NAME.match(nick) else f"guest-{client.id}"
+        client.set_presence({"nick": client.data["nick"]})
         self._enter(client, room if NAME.match(room) else "lobby")
 
     def on_message(self, client: Client, message: str | bytes) -> None:
@@ -72,6 +77,7 @@ class ChatApp(Application):
             client.send(_encode(type="error", text="a nickname is 1 to 32 letters or digits"))
             return
         old, client.data["nick"] = client.data["nick"], nick
+        client.set_presence({"nick": nick})
         room = client.data["room"]
         self.group(room).broadcast(_encode(type="renamed", room=room, old=old, nick=nick))
         self._send_members(room)
@@ -91,8 +97,7 @@ class ChatApp(Application):
         client.data["room"] = room
         group = client.join(room)
         nick = client.data["nick"]
-        members = [member.data["nick"] for member in group.members]
-        client.send(_encode(type="welcome", room=room, nick=nick, members=members))
+        client.send(_encode(type="welcome", room=room, nick=nick, members=_nicks(group)))
         group.broadcast(_encode(type="joined", room=room, nick=nick), exclude=client)
         self._send_members(room)
 
@@ -103,5 +108,4 @@ class ChatApp(Application):
 
     def _send_members(self, room: str) -> None:
         group = self.group(room)
-        members = [member.data["nick"] for member in group.members]
-        group.broadcast(_encode(type="members", room=room, members=members))
+        group.broadcast(_encode(type="members", room=room, members=_nicks(group)))

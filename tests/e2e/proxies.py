@@ -9,10 +9,11 @@ configuration written here.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,10 +118,15 @@ Include {work}/vhost-tls.conf
 
 @contextlib.contextmanager
 def nginx(
-    backend_port: int, cert: Path, key: Path, site_port: int | None = None
+    backend_port: int,
+    cert: Path,
+    key: Path,
+    site_port: int | None = None,
+    extra_backends: Sequence[int] = (),
 ) -> Iterator[Proxy]:
     """nginx with nginx/site.conf and site-tls.conf, upstream.conf in http {}, and the
-    snippets where their headers say; the site's own pages from ``site_port``."""
+    snippets where their headers say; the site's own pages from ``site_port``;
+    ``extra_backends`` join the ``wsbackend`` upstream."""
     work = world_readable_dir("wsbackend-nginx-")
     for folder in ("snippets", "conf.d", "sites", "logs", "temp"):
         (work / folder).mkdir()
@@ -141,6 +147,13 @@ def nginx(
     }
     for name, destination in files.items():
         destination.write_text(render(ROOT / "nginx" / name, replacements))
+    if extra_backends:
+        servers = "".join(f"    server 127.0.0.1:{port};\n" for port in extra_backends)
+        upstream = files["upstream.conf"]
+        text, found = re.subn(r"(upstream wsbackend \{[^}]*)\}", rf"\g<1>{servers}}}",
+                              upstream.read_text())  # fmt: skip
+        assert found == 1, "no upstream wsbackend block in nginx/upstream.conf"
+        upstream.write_text(text)
     temp = work / "temp"
     (work / "nginx.conf").write_text(f"""
 daemon off;

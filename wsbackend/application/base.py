@@ -42,11 +42,16 @@ class Application:
 
     @property
     def clients(self) -> list[Client]:
-        """The connected clients."""
+        """The clients connected to this process (see :meth:`client_count` for all)."""
         return self.directory.clients
 
+    def client_count(self) -> int:
+        """How many clients the application has, in every worker and host its hub spans."""
+        return self.directory.count()
+
     def broadcast(self, message: Message, exclude: Client | None = None) -> int:
-        """Send to every connected client but ``exclude``; return how many took it.
+        """Send to every connected client but ``exclude``, in every worker and host the hub
+        spans; return how many in this process took it.
 
         The message is framed once per wire format and queued; slow clients never hold it up.
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -20,19 +21,19 @@ __all__ = ["Client"]
 log = logging.getLogger("wsbackend.application")
 
 _ids = itertools.count(1)
-_ID_PREFIX = f"{os.getpid():x}-"
 
 
 class Client:
     """A connected client: its connection, the request it came with, and room for app data.
 
     Attributes:
-        id: Unique within the process's lifetime (prefixed with the worker's pid).
+        id: Unique on the host while the worker lives: the worker's pid in hex, a dash, a
+            counter.
         environ: The WSGI environ of the upgrade request: path, query, headers, cookies, so the
             site's own session cookie can identify the user.
         remote_addr: The client's address (the real one behind a trusted proxy).
         groups: The names of the groups the client is in.
-        data: Free for the application, e.g. a nickname.
+        data: Free for the application, e.g. a nickname; stays in this process.
     """
 
     def __init__(
@@ -42,12 +43,14 @@ class Client:
         remote_addr: str,
         directory: Directory | None = None,
     ) -> None:
-        self.id = f"{_ID_PREFIX}{next(_ids)}"
+        # The pid now, not at import: gunicorn's workers import this module before forking.
+        self.id = f"{os.getpid():x}-{next(_ids)}"
         self.websocket = websocket
         self.environ = environ
         self.remote_addr = remote_addr
         self.groups: set[str] = set()
         self.data: dict[str, Any] = {}
+        self._presence: dict[str, Any] = {}
         self._directory = directory
 
     @property
@@ -105,6 +108,23 @@ class Client:
     def leave(self, group: str) -> None:
         """Leave the group called ``group`` (nothing happens if not in it)."""
         self._require_directory().leave(self, group)
+
+    @property
+    def presence(self) -> Mapping[str, Any]:
+        """What :meth:`set_presence` shared; empty until then."""
+        return self._presence
+
+    def set_presence(self, data: Mapping[str, Any]) -> None:
+        """Share ``data`` (JSON-serializable, e.g. ``{"nick": "ada"}``) with every process
+        that lists this client's groups (:meth:`Group.presence <wsbackend.Group.presence>`).
+
+        Raises:
+            TypeError: ``data`` is not JSON-serializable.
+        """
+        json.dumps(data)
+        self._presence = dict(data)
+        directory = self._require_directory()
+        directory.hub.presence_changed(directory, self)
 
     def _require_directory(self) -> Directory:
         if self._directory is None:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from ..protocol import BadRequest
 from .base import Application
+from .hub import Hub
 
 __all__ = ["AppRegistry"]
 
@@ -26,10 +27,27 @@ class AppRegistry:
     ) -> None:
         self._apps: dict[str, Application] = dict(apps or {})
         self.default = default
+        self._hub: Hub | None = None
 
     def register(self, subprotocol: str, app: Application) -> None:
         """Serve clients that offer ``subprotocol`` with ``app``."""
         self._apps[subprotocol] = app
+        if self._hub is not None:
+            self.bind(self._hub)
+
+    def bind(self, hub: Hub) -> None:
+        """Share every application's broadcasts and presence through ``hub``.
+
+        An application is known to the hub by its first subprotocol name, the same in every
+        process; the default application, if it has none, by ``""``.
+        """
+        self._hub = hub
+        named = list(self._apps.items())
+        if self.default is not None:
+            named.append(("", self.default))
+        for name, app in named:
+            if app.directory.hub is not hub:
+                app.directory.bind(hub, name)
 
     @property
     def subprotocols(self) -> list[str]:
