@@ -16,7 +16,7 @@ def test_every_option_has_a_flag_and_an_environment_variable() -> None:
         name = option.name or option.field
         assert option.flag == "--" + name.replace("_", "-")
         assert option.env == "WSBACKEND_" + name.upper()
-        assert flags[option.field].option_strings == [option.flag]
+        assert flags[option.field].option_strings == [option.flag, *option.aliases]
 
 
 def test_environment_fills_every_section() -> None:

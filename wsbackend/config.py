@@ -265,7 +265,9 @@ def path(text: str) -> str:
     return os.path.abspath(text)
 
 
-def redis_url(text: str) -> str:
+def redis_url(text: str) -> str | None:
+    if not text:
+        return None  # an empty WSBACKEND_REDIS_URL: no hub, as when it is unset
     if not text.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError("expected a URL such as redis://127.0.0.1:6379/0")
     return text

@@ -156,5 +156,6 @@ def test_cli_redis_without_the_package_is_one_line() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr == (
-        "wsbackend: --redis needs the redis package: pip install 'wsbackend[redis]'\n"
+        "wsbackend: error: --redis-url (WSBACKEND_REDIS_URL) needs redis: "
+        "pip install 'wsbackend[redis]'\n"
     )

@@ -143,7 +143,7 @@ def spread_over_workers(cluster: Cluster, room: str, versions: list[str]) -> dic
             peers[nick] = peer
             pid = worker_pid(nick)
             assert pid not in paused, f"a paused worker {pid} accepted"
-            await_log(cluster.logs[0], f" {pid} INFO wsbackend.hub: hub: connected to Redis")
+            await_log(cluster.logs[0], f"[{pid}] [INFO] hub: connected to Redis")
             os.kill(pid, signal.SIGSTOP)
             paused.append(pid)
     finally:
@@ -171,9 +171,10 @@ def hub_log_lines(cluster: Cluster, text: str) -> dict[int, int]:
     counts: dict[int, int] = {}
     for path in cluster.logs:
         for line in path.read_text(errors="replace").splitlines():
-            match = re.match(r"\S+ \S+ (\d+) ", line)
+            # gunicorn's error-log format (its workers' lines), or wsbackend serve's own
+            match = re.match(r"(?:\[[^]]+\] \[(\d+)\]|\S+ \S+ (\d+)) ", line)
             if match and text in line:
-                pid = int(match.group(1))
+                pid = int(match.group(1) or match.group(2))
                 counts[pid] = counts.get(pid, 0) + 1
     return counts
 
