@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -17,8 +18,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+from time import monotonic
 from typing import Any
 
+from .capacity import connection_limit, raise_file_limit
 from .config import Config, ConfigError
 
 __all__ = ["check_application", "listen", "load_application", "parse_bind", "serve"]
@@ -94,7 +97,7 @@ def _serve_in_process(name: str, app: Any, listener: socket.socket, config: Conf
     from gevent import pywsgi
     from gevent.pool import Pool
 
-    from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
+    from .capacity import AcceptBackoff, accept_pool_size
     from .handler import WebSocketHandler
 
     class Server(AcceptBackoff, pywsgi.WSGIServer):  # type: ignore[misc]
@@ -141,8 +144,10 @@ def _drain_and_stop(server: Any, signum: int, timeout: float) -> None:
     server.stop_accepting()
     with contextlib.suppress(OSError, AttributeError):
         server.socket.close()
+    deadline = monotonic() + timeout
     LIVE.drain(CloseCode.GOING_AWAY, timeout)
-    server.stop(timeout=0)
+    # Plain HTTP requests still being answered get what is left of the timeout.
+    server.stop(timeout=max(0.0, deadline - monotonic()))
 
 
 def _serve_with_gunicorn(application: str, config: Config) -> None:
@@ -159,7 +164,7 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         "bind": config.bind,
         "workers": config.workers,
         "worker_class": WORKER_CLASS,
-        "graceful_timeout": round(config.graceful_timeout),
+        "graceful_timeout": math.ceil(config.graceful_timeout),
         "control_socket_disable": True,
         "errorlog": "-",
         "loglevel": config.log_level,
@@ -167,8 +172,8 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
     }
     if config.certfile:
         settings.update(certfile=config.certfile, keyfile=config.keyfile)
-    if config.max_connections is not None:
-        settings["worker_connections"] = config.max_connections
+    # The same limit as one process would have: what the file limit allows unless set.
+    settings["worker_connections"] = connection_limit(config.max_connections, raise_file_limit())
 
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:

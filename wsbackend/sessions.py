@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
+from urllib.parse import quote
 
 from .connection import WebSocket
 from .connection.websocket import SLOW_READER_REASON
@@ -40,7 +41,8 @@ class Session:
     def start(
         cls, websocket: WebSocket, peer: str, environ: Mapping[str, Any], app: str
     ) -> Session:
-        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
+        # Quoted again: PATH_INFO is decoded, and a %0A or a space must not forge or split the line.
+        path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
         session = cls(websocket, peer, path, app)
         metrics = recorder()
         if metrics is not None:
@@ -75,9 +77,17 @@ class Session:
         metrics.messages.labels("sent").inc(ws.messages_sent)
         metrics.bytes.labels("received").inc(ws.bytes_received)
         metrics.bytes.labels("sent").inc(ws.bytes_sent)
-        metrics.closes.labels(code, ws.closed_by or "lost").inc()
+        metrics.closes.labels(_code_label(ws.close_code), ws.closed_by or "lost").inc()
         if ws.close_reason == SLOW_READER_REASON:
             metrics.overflows.inc()
+
+
+def _code_label(code: int | None) -> str:
+    """The close code as a metric label; the codes peers may choose (3000-4999) share one, so
+    that a client cannot create thousands of series."""
+    if code is None:
+        return "-"
+    return "3000-4999" if code >= 3000 else str(code)
 
 
 def handshake_refused(status: int) -> None:

@@ -95,7 +95,8 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
             self.log.error("wsbackend: %s", exc)
             sys.exit(WORKER_BOOT_ERROR)
         file_limit = raise_file_limit()
-        configured: int = self.cfg.worker_connections
+        # WSBACKEND_MAX_CONNECTIONS wins over gunicorn's --worker-connections (default 1000).
+        configured: int = active().max_connections or self.cfg.worker_connections
         limit = connection_limit(configured, file_limit)
         self.wsgi_handler.max_connections = limit
         self.worker_connections = accept_pool_size(limit, file_limit)

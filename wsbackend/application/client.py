@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,18 @@ __all__ = ["Client"]
 log = logging.getLogger("wsbackend.application")
 
 _ids = itertools.count(1)
+_prefix: tuple[int, str] = (0, "")
+
+
+def _process_prefix() -> str:
+    """``<pid hex>-<random>``: the pid names the worker in logs, the random part keeps ids
+    apart across hosts sharing a hub and across a pid's reuse. Made after the fork, not at
+    import: gunicorn's workers import this module before forking."""
+    global _prefix
+    pid = os.getpid()
+    if _prefix[0] != pid:
+        _prefix = (pid, f"{pid:x}-{secrets.token_hex(3)}")
+    return _prefix[1]
 
 
 class Client:
@@ -43,8 +56,7 @@ class Client:
         remote_addr: str,
         directory: Directory | None = None,
     ) -> None:
-        # The pid now, not at import: gunicorn's workers import this module before forking.
-        self.id = f"{os.getpid():x}-{next(_ids)}"
+        self.id = f"{_process_prefix()}-{next(_ids)}"
         self.websocket = websocket
         self.environ = environ
         self.remote_addr = remote_addr

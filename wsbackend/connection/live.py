@@ -35,9 +35,13 @@ class LiveConnections:
         self._sockets: weakref.WeakSet[WebSocket] = weakref.WeakSet()
         self.draining = False
         """True once :meth:`close_all` ran: new connections are refused."""
+        self._drain_code: int = CloseCode.GOING_AWAY
 
     def add(self, websocket: WebSocket) -> None:
         self._sockets.add(websocket)
+        if self.draining:
+            # Its handshake was under way when the others were closed: it goes the same way.
+            websocket.go_away(self._drain_code)
 
     def discard(self, websocket: WebSocket) -> None:
         self._sockets.discard(websocket)
@@ -52,6 +56,7 @@ class LiveConnections:
         that gives none within its ``close_timeout``.
         """
         self.draining = True
+        self._drain_code = code
         sockets = list(self._sockets)
         for websocket in sockets:
             websocket.go_away(code, reason)

@@ -56,10 +56,7 @@ class MessageAssembler:
             if len(payload) > self._max_message_size:
                 raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
             if opcode is Opcode.TEXT:
-                try:
-                    return TextMessage(payload.decode("utf-8"))
-                except UnicodeDecodeError:
-                    return TextMessage(decode_utf8(payload))  # raises, naming the bad byte
+                return TextMessage(_text(payload))
             return BinaryMessage(payload)
         else:
             self._start(opcode, frame.rsv1)
@@ -79,8 +76,14 @@ class MessageAssembler:
         elif len(payload) > budget:
             raise PayloadTooBig("message over the size limit")
         decoder = self._decoder
+        if fin and not buffer:
+            # A whole message in one (compressed) frame: no joins, decoded once.
+            self._opcode = None
+            if decoder is not None:
+                return TextMessage(_text(payload))
+            return BinaryMessage(payload)
         if decoder is not None:
-            decoder.decode(payload, fin)  # validates only: the text is decoded once, at the end
+            decoder.decode(payload, fin)  # validates the fragment (fail fast); str made at the end
         buffer += payload
         if not fin:
             return None
@@ -89,3 +92,11 @@ class MessageAssembler:
         if decoder is not None:
             return TextMessage(buffer.decode("utf-8"))
         return BinaryMessage(bytes(buffer))
+
+
+def _text(payload: bytes) -> str:
+    """A whole text message's payload as str, or InvalidPayload naming the first bad byte."""
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_utf8(payload)  # raises, naming the bad byte
