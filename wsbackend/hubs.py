@@ -1,6 +1,6 @@
 """Choosing the hub from the configuration: a Redis URL (``--redis``, ``WSBACKEND_REDIS_URL``)
-shares broadcast, groups and presence through Redis, for ``wsbackend serve``, the gunicorn worker
-and mod_wsgi alike."""
+shares broadcast, groups and presence through Redis, for ``wsbackend serve`` and every gunicorn
+worker alike (not under mod_wsgi, whose processes are not gevent's)."""
 
 from __future__ import annotations
 

@@ -124,6 +124,23 @@ def test_serve_sigterm_closes_every_client_with_1001_and_runs_on_close(
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_ctrl_c_closes_every_client_with_1001(
+    tmp_path: Path, close_log: Path, workers: str
+) -> None:
+    """SIGINT (Ctrl-C) is a graceful stop too, in one process and under gunicorn's arbiter,
+    which on its own would stop its workers at once."""
+    port = free_port()
+    argv = wsbackend_serve(port, "--workers", workers, SITE)
+    with running(argv, port, tmp_path / "serve.log", _env(close_log)) as process:
+        clients = _open_clients(port, per_kind=1)
+        process.send_signal(signal.SIGINT)
+        for kind, client in clients:
+            _expect_close(kind, client, 1001)
+        assert process.wait(15 * TIME_UNIT) == 0
+    assert sorted(_close_codes(close_log, len(clients), 5)) == _codes_seen(clients, 1001)
+
+
 def test_serve_refuses_new_connections_while_draining(tmp_path: Path, close_log: Path) -> None:
     port = free_port()
     argv = wsbackend_serve(port, SITE)
