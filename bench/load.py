@@ -18,7 +18,7 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import uvloop
@@ -210,27 +210,24 @@ class Receiver(WSListener):  # type: ignore[misc]
 
 @dataclass
 class Fanout:
-    """Broadcasts in flight; the k-th message counted by how many receivers have it."""
+    """Broadcasts in flight, counted in deliveries: a message is N of them, one per receiver.
+
+    Counting deliveries rather than tracking each message keeps the window moving even when a
+    receiver got a warm-up message late or the server dropped one.
+    """
 
     receivers: int
     window: int
-    base: dict[int, int] = field(default_factory=dict)
-    arrivals: dict[int, int] = field(default_factory=dict)
+    counting: bool = False
     sent: int = 0
-    completed: int = 0
+    delivered: int = 0
     send: Callable[[], None] = lambda: None
 
     def on_message(self, receiver: Receiver) -> None:
-        if not self.base:
+        if not self.counting:
             return
-        index = receiver.received - self.base[id(receiver)]
-        count = self.arrivals[index] = self.arrivals.get(index, 0) + 1
-        if count < self.receivers or index != self.completed + 1:
-            return
-        while self.arrivals.get(self.completed + 1, 0) >= self.receivers:
-            self.completed += 1
-            del self.arrivals[self.completed]
-        while self.sent - self.completed < self.window:
+        self.delivered += 1
+        while (self.sent - self.window) * self.receivers < self.delivered:
             self.sent += 1
             self.send()
 
@@ -255,17 +252,15 @@ async def broadcast(spec: dict[str, Any]) -> dict[str, Any]:
         sender.underlying_transport.write(frame)
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)
-    fanout.base = {id(r): r.received for r in receivers}
     fanout.send = lambda: sender.underlying_transport.write(frame)
-    await asyncio.sleep(spec["warmup"] / 2)
+    fanout.counting = True
     for _ in range(spec["window"]):
         fanout.sent += 1
         fanout.send()
-    tally = Tally()
-    start_completed, start = fanout.completed, time.perf_counter()
+    await asyncio.sleep(spec["warmup"])
+    start_delivered, start = fanout.delivered, time.perf_counter()
     await asyncio.sleep(spec["seconds"])
-    tally.count = (fanout.completed - start_completed) * spec["connections"]
-    rate = tally.count / (time.perf_counter() - start)
+    rate = (fanout.delivered - start_delivered) / (time.perf_counter() - start)
     for transport in transports:
         transport.disconnect()
     return {"rate": rate}
