@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -89,7 +89,7 @@ class Batcher:
         return self.batches[answered] if answered <= self.window else self.batches[1] * answered
 
 
-class PicowsEcho(WSListener):  # type: ignore[misc]
+class PicowsEcho(WSListener):
     def __init__(self, batcher: Batcher) -> None:
         self.batcher = batcher
         self.answered = 0
@@ -119,8 +119,9 @@ class RawClient(asyncio.Protocol):
         self.pending = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.write(self.head)
+        # uvloop's transports are not registered as asyncio.Transport: a cast, not a check.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.head)
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -189,11 +190,15 @@ async def echo(spec: dict[str, Any]) -> dict[str, Any]:
             )
     rate = await measure(tally, spec["warmup"], spec["seconds"])
     for client in clients:
-        client.transport.close() if isinstance(client, RawClient) else client.disconnect()
+        if isinstance(client, RawClient):
+            assert client.transport is not None
+            client.transport.close()
+        else:
+            client.disconnect()
     return {"rate": rate, "mb_per_s": rate * len(payload) / 1e6}
 
 
-class Receiver(WSListener):  # type: ignore[misc]
+class Receiver(WSListener):
     def __init__(self, on_message: Callable[[Receiver], None]) -> None:
         self.received = 0
         self.on_message = on_message
@@ -239,10 +244,13 @@ async def broadcast(spec: dict[str, Any]) -> dict[str, Any]:
     receivers: list[Receiver] = []
     transports: list[WSTransport] = []
     for _ in range(spec["connections"]):
-        transport, receiver = await ws_connect(lambda: Receiver(fanout.on_message), url)
+        transport, receiver = await ws_connect(
+            lambda: Receiver(fanout.on_message), url, websocket_handshake_timeout=30
+        )
+        assert isinstance(receiver, Receiver)
         transports.append(transport)
         receivers.append(receiver)
-    sender, _ = await ws_connect(WSListener, url)
+    sender, _ = await ws_connect(WSListener, url, websocket_handshake_timeout=30)
     transports.append(sender)
     frame = masked_frame(b"x" * spec["size"], 0x1)
     deadline = time.monotonic() + 30

@@ -65,7 +65,9 @@ class Results:
         base = self.median(name, BASELINE)
         if base and not scenario.lower_is_better:
             text += f" ({value / base:.2f}x)"
-        if note:
+        if note and note.startswith("failed"):
+            text += " †"
+        elif note:
             text += f" ({note})"
         if top and not scenario.lower_is_better and value >= CLIENT_LIMIT * top and top > 0:
             text += " ≈"
@@ -130,7 +132,7 @@ class Results:
             f"{s} / {p} {v}: {n}" for (s, p, v), n in self.notes.items() if n.startswith("failed")
         ]
         if failures:
-            lines += ["", "Failures: " + "; ".join(failures)]
+            lines += ["", "† failed in a round (median of the others): " + "; ".join(failures)]
         return "\n".join(lines)
 
 

@@ -290,6 +290,8 @@ def main() -> None:
     )
     parser.add_argument("--no-readme", action="store_true", help="print the table only")
     args = parser.parse_args()
+    # SystemExit unwinds through measure()'s finally, which stops the server it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
     args.load_before = load_average()

@@ -8,6 +8,7 @@ WebSocket server on gevent can beat it; it is not a WebSocket implementation.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import sys
 
@@ -55,6 +56,11 @@ def handshake(sock: socket) -> bytearray | None:
 
 
 def serve(sock: socket, address: object) -> None:
+    with contextlib.suppress(OSError):  # the client hung up
+        answer(sock)
+
+
+def answer(sock: socket) -> None:
     buffer = handshake(sock)
     if buffer is None:
         return
