@@ -178,7 +178,10 @@ async def echo(spec: dict[str, Any]) -> dict[str, Any]:
     for _ in range(spec["connections"]):
         if version == "picows":
             transport, _ = await ws_connect(
-                lambda: PicowsEcho(batcher), url, max_frame_size=64 << 20
+                lambda: PicowsEcho(batcher),
+                url,
+                max_frame_size=64 << 20,
+                websocket_handshake_timeout=30,
             )
             clients.append(transport)
         else:
