@@ -98,7 +98,7 @@ class Results:
             "",
             f"Median of {args.completed} interleaved round(s) of {args.seconds:g} s after "
             f"{args.warmup:g} s of warm-up (idle memory: {min(args.memory_rounds, args.completed)} "
-            "round(s), RSS is steady); connection counts x{args.scale:g}. In brackets: the "
+            f"round(s), RSS is steady); connection counts x{args.scale:g}. In brackets: the "
             "ratio to gevent-websocket. ≈ marks figures within 10% of the best in their row: "
             "there the load client may be the limit.",
             "",
