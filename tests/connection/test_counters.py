@@ -64,7 +64,7 @@ def test_the_connection_was_lost() -> None:
 
 
 def test_an_overflowing_peer_was_closed_by_the_server() -> None:
-    websocket, _peer = pair(max_send_buffer=100_000, send_timeout=0.5)
+    websocket, _peer = pair(max_send_buffer=50_000, max_send_burst=100_000, send_timeout=0.5)
     frame = encode_frame(Opcode.BINARY, b"x" * 40_000)
     assert [websocket.send_prepared(frame) for _ in range(3)] == [True, True, False]
     websocket.release()
