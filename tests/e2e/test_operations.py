@@ -120,9 +120,12 @@ def test_refusals_failures_and_server_closes_reach_the_log(workers: tuple[int, P
         ws.send("boom")
         with contextlib.suppress(Exception):
             ws.recv()
+    closed_1011 = 'wsbackend_closes_total{by="server",code="1011"}'
+    # The server counts the close when the session ends, after the client's FIN: soon, not now.
+    _wait_for(lambda: _delta(before, scrape(port), closed_1011) == 1)
     after = scrape(port)
     assert _delta(before, after, 'wsbackend_handshakes_refused_total{status="400"}') == 1
-    assert _delta(before, after, 'wsbackend_closes_total{by="server",code="1011"}') == 1
+    assert _delta(before, after, closed_1011) == 1
     text = log.read_text()
     assert re.search(TIMESTAMP + r" 127\.0\.0\.1:\d+: refused /ws: 400 Bad Request", text)
     assert re.search(r"\[ERROR\] .*FailingApp raised; closing the client with 1011", text)

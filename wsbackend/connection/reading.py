@@ -1,0 +1,102 @@
+"""The reading side of a connection: the owner greenlet's reads, and its turns.
+
+The greenlet that owns the connection (the WSGI request's) reads: each call to
+:meth:`Reading.receive` returns a queued message, or reads once from the socket, and one read
+may complete many frames.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+
+import gevent
+
+from ..protocol import State
+from .base import ConnectionBase, Message, log
+
+__all__ = ["Reading"]
+
+_TURN_PAUSE = 1e-6
+"""How long a connection that used up its turn rests: only until the event loop's next round."""
+
+
+class Reading(ConnectionBase):
+    """Receiving messages, for the one greenlet that owns the connection."""
+
+    _key_deadline: float
+    _turn_messages: int
+    _turn_bytes: int
+
+    def receive(self) -> Message | None:
+        """The next message, waiting for it; None once the connection is closed.
+
+        Only one greenlet may receive at a time.
+        """
+        messages = self._messages
+        while not messages:
+            if self._closed:
+                return None
+            self._read()
+        message = messages.popleft()
+        self._turn_messages += 1
+        if self._turn_messages >= self._settings.turn_messages:
+            self._end_turn()
+        return message
+
+    def _end_turn(self) -> None:
+        """Let the other greenlets run: a peer whose input is always waiting would otherwise
+        keep the worker, since reading a socket that has data never switches greenlets."""
+        self._turn_messages = 0
+        self._turn_bytes = 0
+        # Not sleep(0): gevent runs up to ~100 rounds of ready greenlets before it polls for
+        # I/O again, which left the others' input unread for seconds. A timer, however short,
+        # waits for the next loop iteration, and every iteration polls.
+        gevent.sleep(_TURN_PAUSE)
+
+    def _read(self) -> None:
+        if self._endpoint.failure_pending:
+            self._process_events()
+            return
+        data: bytes | None = None
+        self._reading = True
+        try:
+            if self._endpoint.state is State.AWAITING_KEY3:
+                # A deadline for all 8 bytes, not a timeout per read: one byte at a time
+                # must not hold the connection open forever.
+                remaining = self._key_deadline - monotonic()
+                if remaining > 0:
+                    with gevent.Timeout(remaining, False):
+                        data = self._sock.recv(self._settings.read_size)
+                if data is None:
+                    log.info("%s: hixie-76 key bytes not received in time", self.peer)
+                    data = b""
+            else:
+                data = self._sock.recv(self._settings.read_size)
+        except TimeoutError:
+            return
+        except OSError as exc:
+            if not self._aborted:
+                log.debug("%s: read failed: %s", self.peer, exc)
+            data = b""
+        finally:
+            self._reading = False
+        if data:
+            self._last_seen = monotonic()
+            self.bytes_received += len(data)
+            self._endpoint.receive_data(data)
+            self._turn_bytes += len(data)
+        else:
+            self._endpoint.receive_eof()
+        self._process_events()
+        if self._turn_bytes >= self._settings.turn_bytes:
+            self._end_turn()
+
+    def _await_peer_eof(self, timeout: float) -> None:
+        """Half-close, then discard what the peer still sends until its FIN or ``timeout``."""
+        self._shutdown_write()
+        try:
+            with gevent.Timeout(timeout, False):
+                while self._sock.recv(self._settings.read_size):
+                    pass
+        except OSError:
+            pass

@@ -1,0 +1,71 @@
+"""The clocks of a connection: keepalive pings, and the deadline of a closing handshake.
+
+(hixie-76's key deadline is the reader's: it bounds one read.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from time import monotonic
+
+import gevent
+
+from ..protocol import CloseCode, State
+from .base import log
+from .writing import Writing
+
+__all__ = ["Timers"]
+
+_KEEPALIVE_PAYLOAD = b"wsbackend-keepalive"
+_GIVE_UP_WRITE_TIMEOUT = 1.0
+
+
+class Timers(Writing):
+    """Keepalive and close deadlines, on top of the writing side that sends their frames."""
+
+    def _keepalive(self) -> float | None:
+        """Ping a silent peer and drop a dead one; return when to look again."""
+        settings = self._settings
+        assert settings.ping_interval is not None
+        now = monotonic()
+        silent = now - self._last_seen
+        if self._endpoint.version.is_hixie or self._endpoint.state is not State.OPEN:
+            return now + settings.ping_interval
+        if not self._reading:
+            # Nobody reads, so a pong could not be seen: no verdict on liveness.
+            self._last_seen = now
+            return now + settings.ping_interval
+        if silent >= settings.ping_interval + settings.ping_timeout:
+            log.info("%s: silent for %.1f s after a ping; dropping it as dead", self.peer, silent)
+            self._give_up(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
+            return None
+        if silent >= settings.ping_interval:
+            self._endpoint.send_ping(_KEEPALIVE_PAYLOAD)
+            self._flush_endpoint()
+            return now + settings.ping_timeout
+        return self._last_seen + settings.ping_interval
+
+    def _give_up(self, code: int, reason: str) -> None:
+        """End a connection whose peer no longer answers, telling it why in a close frame if
+        the socket takes one at once (nothing else half-written is in the way)."""
+        self._endpoint.fail(code, reason)
+        close_frame = self._endpoint.data_to_send()
+        if not self._out and not self._writing:
+            with contextlib.suppress(OSError), gevent.Timeout(_GIVE_UP_WRITE_TIMEOUT, False):
+                self._sock.sendall(close_frame)
+        self._process_events(write_now=False)
+        self._aborted = True
+        self._drained.set()
+        self._wake.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _arm_close_deadline(self) -> None:
+        """Drop a peer that does not answer our close frame within ``close_timeout``."""
+        gevent.spawn_later(self._settings.close_timeout, self._abort_unless_closed)
+
+    def _abort_unless_closed(self) -> None:
+        if not self._closed:
+            log.info("%s: no close frame within %s s", self.peer, self._settings.close_timeout)
+            self._abort()

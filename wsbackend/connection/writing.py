@@ -1,0 +1,294 @@
+"""The writing side of a connection: one outgoing queue, who writes it out, and backpressure.
+
+Every write (application sends, pongs, close frames, keepalive pings, pre-framed broadcasts)
+goes into one outgoing buffer. The sender writes it itself when nothing else is pending, which
+saves two greenlet switches per lone message; otherwise a writer greenlet empties it with one
+``sendall`` per batch: a burst of sends costs one system call, and two greenlets' sends never
+interleave on the wire.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+from typing import Any
+
+import gevent
+
+from ..protocol import CloseCode, InvalidState, State
+from .base import ConnectionBase, Message, log
+
+__all__ = ["SLOW_READER_REASON", "Writing"]
+
+SLOW_READER_REASON = "too slow to read"
+"""The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
+
+
+def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> Message:
+    """gevent-websocket's ``send(message, binary)``: the type ``binary`` asks for."""
+    if binary:
+        return message.encode("utf-8") if isinstance(message, str) else bytes(message)
+    return message if isinstance(message, str) else bytes(message).decode("utf-8")
+
+
+class Writing(ConnectionBase):
+    """Sending messages from any greenlet, and the writer greenlet that sends batches."""
+
+    _over_since: float | None
+    """Since when the send queue has been over ``max_send_buffer``; None while under it."""
+    _finishing: bool
+    """True once nothing more will be queued: the writer sends our FIN when the queue is empty."""
+    _writing: bool
+    """True while some greenlet is in ``sendall``: others only queue."""
+    _writer: Any
+
+    @property
+    def buffered_amount(self) -> int:
+        """Bytes queued for the peer and not yet written (as in the browser API)."""
+        return self._queued
+
+    def send(
+        self, message: str | bytes | bytearray | memoryview, binary: bool | None = None
+    ) -> None:
+        """Send a message: text for str, binary for bytes, unless ``binary`` says otherwise.
+
+        Waits while more than ``max_send_buffer`` bytes are queued for this peer.
+
+        Raises:
+            ConnectionClosed: The connection is closing or closed.
+            InvalidState: A binary message to a hixie client, which has no binary frames.
+        """
+        if binary is not None:
+            message = _as_message(message, binary)
+        elif not isinstance(message, str | bytes):
+            message = bytes(message)
+        try:
+            data = self._endpoint.frame_message(message)
+        except InvalidState:
+            self._send_queued(message)
+            self.messages_sent += 1
+            return
+        self.messages_sent += 1
+        self._enqueue(data)
+        if self._queued > self._settings.max_send_buffer:
+            self._wait_drained()
+
+    def _send_queued(self, message: Message) -> None:
+        """The slow path: closed, or hixie-76 frames held until the key arrives."""
+        self._check_sendable()
+        if isinstance(message, str):
+            self._endpoint.send_text(message)
+        else:
+            self._endpoint.send_binary(message)
+        self._flush_endpoint()
+
+    def send_prepared(self, data: bytes) -> bool:
+        """Queue bytes already framed for this connection's :attr:`wire_format`, never waiting.
+
+        This is the broadcast path: a message framed once is queued for every peer of that
+        format, and the writer greenlets send it. False if the peer is gone or too slow (see
+        :meth:`send_nowait`).
+        """
+        if not self._admit_broadcast(len(data)):
+            return False
+        self.messages_sent += 1
+        if self._endpoint.state is State.AWAITING_KEY3:
+            self._endpoint.send_prepared(data)
+            self._flush_endpoint(write_now=False)
+            return True
+        self._enqueue(data, write_now=False)
+        return True
+
+    def send_nowait(self, message: Message) -> bool:
+        """Frame a message for this peer alone and queue it, never waiting.
+
+        For broadcasts to peers whose frames cannot be shared. A peer whose queue would exceed
+        ``max_send_buffer`` does not read fast enough; it is closed with 1008 and False is
+        returned, so that it never holds up a broadcast. False too for a peer that is gone, and
+        for binary to hixie, which has no binary frames.
+        """
+        if not self._admit_broadcast(len(message)):
+            return False
+        try:
+            if self._endpoint.state is State.AWAITING_KEY3:
+                self._send_queued(message)
+                return True
+            data = self._endpoint.frame_message(message)
+        except InvalidState:
+            return False
+        self.messages_sent += 1
+        self._enqueue(data, write_now=False)
+        return True
+
+    def ping(self, payload: bytes = b"") -> None:
+        """Send a ping (hybi and RFC 6455 only)."""
+        self._check_sendable()
+        self._endpoint.send_ping(payload)
+        self._flush_endpoint()
+
+    # -- backpressure for broadcasts ------------------------------------------------------------
+
+    def _admit_broadcast(self, size: int) -> bool:
+        """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
+        leave too far behind is cut off instead (see :meth:`_within_burst`)."""
+        if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
+            return False
+        queued = self._queued + size
+        if queued <= self._settings.max_send_buffer:
+            return True
+        if self._over_since is None:
+            self._start_grace()
+        if self._within_burst(queued):
+            return True
+        self._cut_off(queued)
+        return False
+
+    def _within_burst(self, queued: int) -> bool:
+        """Whether a queue of ``queued`` bytes, over ``max_send_buffer``, is still a burst the
+        peer may catch up with: under ``max_send_burst`` and within ``slow_reader_grace``."""
+        settings = self._settings
+        since = self._over_since
+        return (
+            queued <= settings.max_send_burst
+            and since is not None
+            and monotonic() - since < settings.slow_reader_grace
+        )
+
+    def _start_grace(self) -> None:
+        """Start the clock of a queue gone over ``max_send_buffer``: a peer still over it when
+        ``slow_reader_grace`` ends is cut off, whether or not more broadcasts come."""
+        since = self._over_since = monotonic()
+        gevent.spawn_later(self._settings.slow_reader_grace, self._cut_off_if_still_over, since)
+
+    def _cut_off_if_still_over(self, since: float) -> None:
+        if self._over_since == since and not self._closed:
+            self._cut_off(self._queued)
+
+    def _cut_off(self, queued: int) -> None:
+        """Close a peer that does not read fast enough with 1008, dropping what it did not
+        take; its writer sends the close frame, and a timer drops it if that cannot leave."""
+        settings = self._settings
+        since = self._over_since
+        log.warning(
+            "%s: %d bytes queued, over max_send_buffer=%d for %.1f s (max_send_burst=%d); "
+            "closing a peer that does not keep up",
+            self.peer,
+            queued,
+            settings.max_send_buffer,
+            0.0 if since is None else monotonic() - since,
+            settings.max_send_burst,
+        )
+        self._queued -= sum(len(data) for data in self._out)
+        self._out.clear()
+        self._endpoint.fail(CloseCode.POLICY_VIOLATION, SLOW_READER_REASON)
+        self._process_events(write_now=False)
+        gevent.spawn_later(settings.close_timeout, self._abort)
+
+    # -- the outgoing queue ---------------------------------------------------------------------
+
+    def _flush_endpoint(self, write_now: bool = True) -> None:
+        data = self._endpoint.data_to_send()
+        if data:
+            self._enqueue(data, write_now)
+            if self._queued > self._settings.max_send_burst:
+                log.warning(
+                    "%s: %d bytes queued, over max_send_burst=%d; dropping a peer that does "
+                    "not read",
+                    self.peer,
+                    self._queued,
+                    self._settings.max_send_burst,
+                )
+                self._abort()
+        if self._endpoint.transport_should_close and not self._finishing:
+            self._finishing = True
+            self._wake.set()
+
+    def _enqueue(self, data: bytes, write_now: bool = True) -> None:
+        """Queue bytes; write them at once unless a batch is under way or ``write_now`` is off.
+
+        While received messages wait to be handled, or another greenlet is writing, the bytes
+        join the queue and the writer greenlet sends them all in one call once this greenlet
+        yields. Otherwise the caller writes them itself, which saves two greenlet switches
+        on every lone message. Broadcasts never write in the caller's greenlet, so that one
+        slow peer cannot hold up the others.
+        """
+        self._out.append(data)
+        self._queued += len(data)
+        if not write_now or self._messages or self._writing:
+            self._wake.set()
+        else:
+            self._write_out()
+
+    def _write_out(self) -> None:
+        """Write everything queued, including what is queued while this write blocks."""
+        out = self._out
+        self._writing = True
+        try:
+            while out and not self._aborted:
+                data = b"".join(out) if len(out) > 1 else out[0]
+                out.clear()
+                written = self._write(data)
+                self._queued -= len(data)
+                if not written:
+                    break
+                self.bytes_sent += len(data)
+        finally:
+            self._writing = False
+        if self._queued <= self._settings.max_send_buffer:
+            self._over_since = None
+            self._drained.set()
+        if self._finishing:
+            self._wake.set()
+
+    def _wait_drained(self) -> None:
+        limit = self._settings.max_send_buffer
+        while self._queued > limit and not self._aborted:
+            self._drained.clear()
+            self._drained.wait()
+
+    def _write_loop(self) -> None:
+        """The writer greenlet: sends batches queued by others, keeps the keepalive clock, and
+        sends our FIN once the connection is finished."""
+        wake = self._wake
+        out = self._out
+        interval = self._settings.ping_interval
+        next_check = None if interval is None else monotonic() + interval
+        while not self._aborted:
+            if not out or self._writing:
+                if self._finishing and not out and not self._writing:
+                    self._shutdown_write()
+                    return
+                wake.wait(None if next_check is None else max(0.0, next_check - monotonic()))
+                wake.clear()
+            if out and not self._writing:
+                self._write_out()
+            if next_check is not None and monotonic() >= next_check:
+                next_check = self._keepalive()
+
+    def _keepalive(self) -> float | None:
+        """Ping a silent peer; return when to look again (defined by :class:`~.timers.Timers`)."""
+        raise NotImplementedError
+
+    def _write(self, data: bytes) -> bool:
+        """Write ``data`` whole; False (and the connection dropped) if the peer cannot take it.
+
+        One ``send`` first: it takes the whole of a message the kernel has room for, and
+        costs half of gevent's ``sendall``, which looks up the socket's buffer size and the
+        time on every call; ``sendall`` only writes what is left.
+        """
+        sock = self._sock
+        try:
+            sent = sock.send(data)
+            if sent < len(data):
+                sock.sendall(memoryview(data)[sent:])
+        except TimeoutError:
+            log.warning(
+                "%s: peer took no data for %s s; dropping it",
+                self.peer,
+                self._settings.send_timeout,
+            )
+        except OSError as exc:
+            log.debug("%s: write failed: %s", self.peer, exc)
+        else:
+            return True
+        self._abort()
+        return False
