@@ -138,6 +138,8 @@ class WebSocket(Reading, Timers):
         dropped after ``close_timeout``."""
         if self._closed or self._aborted:
             return
+        if self.closed_by is None:
+            self.closed_by = "server"
         if self._endpoint.state is State.AWAITING_KEY3:
             self._abort()
             return
