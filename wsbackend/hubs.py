@@ -7,7 +7,7 @@ from __future__ import annotations
 from .application.hub import Hub, LocalHub, RedisHub
 from .config import Config
 
-__all__ = ["Hub", "hub_for"]
+__all__ = ["Hub", "RedisHub", "hub_for"]
 
 
 def hub_for(config: Config) -> Hub:

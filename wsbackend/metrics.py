@@ -1,7 +1,8 @@
 """Prometheus metrics of a worker, opt-in: ``--metrics-path /metrics``.
 
 What a worker carries: open connections by app and version, refused handshakes by status,
-messages and bytes each way, closes by code and side, send-queue overflows. Sessions are
+messages and bytes each way, closes by code and side, send-queue overflows, and whether its
+hub is linked to Redis. Sessions are
 counted when they end (the per-message path stays free of metrics). Under several gunicorn
 workers the values go through ``prometheus-client``'s multiprocess mode (files in
 ``PROMETHEUS_MULTIPROC_DIR``), so whichever worker answers a scrape reports them all.
@@ -58,6 +59,11 @@ class Recorder:
             "wsbackend_closes",
             "Ended sessions by close code and the side that closed.",
             ["code", "by"],
+        )
+        self.hub_connected = Gauge(
+            "wsbackend_hub_connected",
+            "1 while this worker's hub is linked to Redis, 0 while it delivers locally only.",
+            multiprocess_mode="liveall",
         )
         self.overflows = Counter(
             "wsbackend_send_queue_overflows",

@@ -18,9 +18,9 @@ from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
 from .hosts import find_transport, prepare_gevent_websocket_handler
-from .hubs import Hub, hub_for
+from .hubs import Hub, RedisHub, hub_for
 from .legacy import LegacyServer
-from .metrics import metrics_endpoint
+from .metrics import metrics_endpoint, recorder
 from .protocol import (
     DeflateConfig,
     Endpoint,
@@ -166,6 +166,9 @@ class WebSocketMiddleware:
             self.registry = None
         config = active()
         self.hub = hub_for(config) if hub is None else hub
+        metrics = recorder()
+        if metrics is not None and isinstance(self.hub, RedisHub):
+            self.hub.on_state = metrics.hub_connected.set
         if self.registry is not None:
             self.registry.bind(self.hub)
         self.site_app = site_app

@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -263,15 +264,28 @@ def test_redis_down_at_start(tmp_path: Path) -> None:
     redis_port, port = free_port(), free_port()
     log = tmp_path / "server.log"
     url = f"redis://127.0.0.1:{redis_port}/0"
-    with running(wsbackend_serve(port, "--redis", url), port, log):
+    argv = wsbackend_serve(port, "--redis", url, "--metrics-path", "/metrics")
+    with running(argv, port, log):
         first, first_nick = guest(port, "rfc6455", "early")
         second, second_nick = guest(port, "hixie-76", "early")
         await_members(first, "early", {first_nick, second_nick})
         second.send(type="say", text="no Redis yet")
         first.expect("message", text="no Redis yet")
         assert "unavailable at start" in log.read_text()
+        assert hub_gauge(port) == 0.0
         with redis_server(tmp_path, redis_port):
             await_log(log, "hub: connected to Redis", RESUME_DEADLINE)
+            assert hub_gauge(port) == 1.0
+
+
+def hub_gauge(port: int) -> float:
+    """``wsbackend_hub_connected`` as the metrics endpoint reports it."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    values = [line.split()[-1] for line in text.splitlines()
+              if line.startswith("wsbackend_hub_connected")]  # fmt: skip
+    assert len(values) == 1, text
+    return float(values[0])
 
 
 def test_several_workers_without_a_hub_warn_once(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import os
 import secrets
 import socket
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -95,6 +95,8 @@ class RedisHub:
         self._workers_key = f"{prefix}:workers"
         self._pid = 0
         self._up: bool | None = None
+        self.on_state: Callable[[bool], None] | None = None
+        """Called with True or False each time the link to Redis comes or goes (metrics)."""
         self._greenlets: list[gevent.Greenlet] = []
         self._ready = Event()
         self._resync = Event()
@@ -245,6 +247,8 @@ class RedisHub:
         if up == self._up:
             return
         previous, self._up = self._up, up
+        if self.on_state is not None:
+            self.on_state(up)
         where = redis_url_for_logs(self.url)
         if up:
             log.info("hub: connected to Redis at %s; broadcast and presence span workers", where)
