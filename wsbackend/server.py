@@ -120,13 +120,15 @@ def _serve_in_process(name: str, app: Any, listener: socket.socket, config: Conf
         **ssl_args,
     )
 
-    def stop(signum: int, frame: object) -> None:
-        import gevent
+    import gevent
 
-        gevent.spawn(_drain_and_stop, server, signum, config.graceful_timeout)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # gevent's own signal watchers, not signal.signal: a Python-level handler runs only when
+    # the interpreter next gets control, which in an idle event loop can be the next timer
+    # (seconds later), and then inside the hub, where the drain it starts may not get to write.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(
+            signum, gevent.spawn, _drain_and_stop, server, signum, config.graceful_timeout
+        )
     server.start()
     scheme = "https" if config.certfile else "http"
     log.info("serving %s on %s://%s", name, scheme, config.bind)
