@@ -4,8 +4,10 @@ dead peers, the bounded send buffer, concurrent sends, and release."""
 from __future__ import annotations
 
 import contextlib
+import gc
 
 import gevent
+import greenlet
 import pytest
 from gevent import socket
 
@@ -244,3 +246,25 @@ def test_close_from_another_greenlet_aborts_a_peer_that_never_answers() -> None:
     assert reader.get(timeout=2) is None
     assert websocket.close_code == 1006
     websocket.release()
+
+
+def test_an_idle_connection_keeps_no_greenlet() -> None:
+    """The writer greenlet lives only while there is a backlog, and keepalive is a timer: an
+    idle connection costs no greenlet (and its stack), even after it has sent."""
+
+    def greenlets() -> int:
+        gc.collect()
+        return sum(isinstance(obj, greenlet.greenlet) for obj in gc.get_objects())
+
+    gevent.sleep(0)  # the hub and the main greenlet exist before we count
+    before = greenlets()
+    pairs = [pair(ping_interval=0.05) for _ in range(20)]
+    for websocket, _peer in pairs:
+        assert websocket.send_nowait("written by a writer greenlet")
+    for _websocket, peer in pairs:
+        assert peer.read_events() == [TextMessage("written by a writer greenlet")]
+    gevent.sleep(0.2)  # a few keepalive rounds
+    assert greenlets() <= before
+    for websocket, peer in pairs:
+        peer.sock.close()
+        websocket.release()

@@ -68,7 +68,6 @@ class ConnectionBase:
     _out: list[bytes]
     _queued: int
     _drained: Any
-    _wake: Any
 
     @property
     def close_code(self) -> int | None:
@@ -131,7 +130,6 @@ class ConnectionBase:
         self._endpoint.receive_eof()
         self._process_events()
         self._drained.set()
-        self._wake.set()
         with contextlib.suppress(OSError):
             self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         with contextlib.suppress(OSError):

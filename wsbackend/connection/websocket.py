@@ -1,10 +1,11 @@
 """One WebSocket connection over a gevent socket, driven by the sans-IO endpoint.
 
 Theory of operation. The greenlet that owns the connection (the WSGI request's) reads (see
-:mod:`.reading`). Every write goes into one outgoing queue that the sender or a single writer
-greenlet empties (see :mod:`.writing`); the writer also keeps the keepalive clock (see
-:mod:`.timers`). :meth:`WebSocket.release` ends everything: it finishes the closing handshake
-within ``close_timeout``, lets the peer take our last bytes, and closes the socket.
+:mod:`.reading`). Every write goes into one outgoing queue that the sender, or a writer
+greenlet that lives only while there is a backlog, empties (see :mod:`.writing`); keepalive is
+an event-loop timer (see :mod:`.timers`). :meth:`WebSocket.release` ends everything: it
+finishes the closing handshake within ``close_timeout``, lets the peer take our last bytes, and
+closes the socket.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class WebSocket(Reading, Timers):
         self._queued = 0
         self._finishing = False
         self._writing = False
-        self._wake = Event()
+        self._writer = None
         self._drained = Event()
         self._drained.set()
         sock.settimeout(settings.send_timeout)
@@ -86,7 +87,7 @@ class WebSocket(Reading, Timers):
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
             # ACK that the peer delays, 40 ms at a time.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._writer = gevent.spawn(self._write_loop)
+        self._start_keepalive()
         LIVE.add(self)
         if initial_data:
             self._endpoint.receive_data(initial_data)
@@ -162,11 +163,11 @@ class WebSocket(Reading, Timers):
         if not self._closed and not self._aborted:
             self.close()
         self._finishing = True
-        self._wake.set()
+        self._stop_keepalive()
         timeout = self._settings.close_timeout
-        self._writer.join(timeout)
-        if not self._writer.dead:
-            self._writer.kill(block=False)
+        if not self._await_written(timeout):
+            if self._writer is not None:
+                self._writer.kill(block=False)
             self._abort()
         if not self._aborted:
             self._await_peer_eof(timeout)

@@ -2,9 +2,10 @@
 
 Every write (application sends, pongs, close frames, keepalive pings, pre-framed broadcasts)
 goes into one outgoing buffer. The sender writes it itself when nothing else is pending, which
-saves two greenlet switches per lone message; otherwise a writer greenlet empties it with one
-``sendall`` per batch: a burst of sends costs one system call, and two greenlets' sends never
-interleave on the wire.
+saves two greenlet switches per lone message; otherwise a writer greenlet, which lives only
+while there is such a backlog, empties it with one write per batch: a burst of sends costs one
+system call, and two greenlets' sends never interleave on the wire. An idle connection has no
+writer greenlet.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Writing(ConnectionBase):
     _writing: bool
     """True while some greenlet is in ``sendall``: others only queue."""
     _writer: Any
+    """The writer greenlet while there is a backlog; None otherwise."""
 
     @property
     def buffered_amount(self) -> int:
@@ -200,23 +202,25 @@ class Writing(ConnectionBase):
                 self._abort()
         if self._endpoint.transport_should_close and not self._finishing:
             self._finishing = True
-            self._wake.set()
+            self._shut_if_written()
 
     def _enqueue(self, data: bytes, write_now: bool = True) -> None:
         """Queue bytes; write them at once unless a batch is under way or ``write_now`` is off.
 
-        While received messages wait to be handled, or another greenlet is writing, the bytes
-        join the queue and the writer greenlet sends them all in one call once this greenlet
-        yields. Otherwise the caller writes them itself, which saves two greenlet switches
-        on every lone message. Broadcasts never write in the caller's greenlet, so that one
-        slow peer cannot hold up the others.
+        While a greenlet is writing, or a writer is due, the bytes join the queue and go out
+        with the rest. While received messages wait to be handled, a writer greenlet sends
+        the batch in one call once this greenlet yields. Otherwise the caller writes them
+        itself, which saves two greenlet switches on every lone message. Broadcasts never
+        write in the caller's greenlet, so that one slow peer cannot hold up the others.
         """
         self._out.append(data)
         self._queued += len(data)
-        if not write_now or self._messages or self._writing:
-            self._wake.set()
-        else:
+        if self._writing or self._writer is not None:
+            return
+        if write_now and not self._messages:
             self._write_out()
+        else:
+            self._writer = gevent.spawn(self._write_backlog)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -236,37 +240,34 @@ class Writing(ConnectionBase):
         if self._queued <= self._settings.max_send_buffer:
             self._over_since = None
             self._drained.set()
-        if self._finishing:
-            self._wake.set()
+        self._shut_if_written()
+
+    def _write_backlog(self) -> None:
+        """The writer greenlet: writes the backlog, then ends."""
+        try:
+            self._write_out()
+        finally:
+            self._writer = None
+
+    def _shut_if_written(self) -> None:
+        """Send our FIN once the connection is finished and its last frame is out."""
+        if self._finishing and not self._out and not self._writing and not self._aborted:
+            self._shutdown_write()
+
+    def _await_written(self, timeout: float) -> bool:
+        """Wait until nothing is queued or being written; False if that takes ``timeout``."""
+        with gevent.Timeout(timeout, False):
+            while self._writing or self._writer is not None:
+                self._drained.clear()
+                self._drained.wait()
+            return True
+        return False
 
     def _wait_drained(self) -> None:
         limit = self._settings.max_send_buffer
         while self._queued > limit and not self._aborted:
             self._drained.clear()
             self._drained.wait()
-
-    def _write_loop(self) -> None:
-        """The writer greenlet: sends batches queued by others, keeps the keepalive clock, and
-        sends our FIN once the connection is finished."""
-        wake = self._wake
-        out = self._out
-        interval = self._settings.ping_interval
-        next_check = None if interval is None else monotonic() + interval
-        while not self._aborted:
-            if not out or self._writing:
-                if self._finishing and not out and not self._writing:
-                    self._shutdown_write()
-                    return
-                wake.wait(None if next_check is None else max(0.0, next_check - monotonic()))
-                wake.clear()
-            if out and not self._writing:
-                self._write_out()
-            if next_check is not None and monotonic() >= next_check:
-                next_check = self._keepalive()
-
-    def _keepalive(self) -> float | None:
-        """Ping a silent peer; return when to look again (defined by :class:`~.timers.Timers`)."""
-        raise NotImplementedError
 
     def _write(self, data: bytes) -> bool:
         """Write ``data`` whole; False (and the connection dropped) if the peer cannot take it.
