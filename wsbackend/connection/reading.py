@@ -72,8 +72,6 @@ class Reading(ConnectionBase):
                     data = b""
             else:
                 data = self._sock.recv(self._settings.read_size)
-        except TimeoutError:
-            return
         except OSError as exc:
             if not self._aborted:
                 log.debug("%s: read failed: %s", self.peer, exc)

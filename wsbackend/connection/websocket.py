@@ -18,6 +18,7 @@ from typing import Any
 
 import gevent
 from gevent.event import Event
+from gevent.ssl import SSLSocket
 
 from ..protocol import CloseCode, Endpoint, ProtocolVersion, State
 from ..protocol.wire import WireFormat
@@ -82,7 +83,10 @@ class WebSocket(Reading, Timers):
         self._writer = None
         self._drained = Event()
         self._drained.set()
-        sock.settimeout(settings.send_timeout)
+        # No socket timeout: a read waits for the peer as long as keepalive lets it (a timeout
+        # would arm a timer on every wait), and writes carry their own deadline.
+        sock.settimeout(None)
+        self._tls = isinstance(sock, SSLSocket)
         with contextlib.suppress(OSError):
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
             # ACK that the peer delays, 40 ms at a time.
