@@ -55,6 +55,9 @@ class ConnectionBase:
     messages_sent: int
     bytes_sent: int
     _sock: Any
+    _tls: bool
+    """Whether the socket is TLS: its ``send`` cannot be asked not to wait, and it may hold
+    decrypted input that the socket's readiness does not show."""
     _endpoint: Endpoint
     _settings: ConnectionSettings
     _messages: deque[Message]

@@ -8,6 +8,7 @@ may complete many frames.
 from __future__ import annotations
 
 from time import monotonic
+from typing import Any
 
 import gevent
 
@@ -26,6 +27,10 @@ class Reading(ConnectionBase):
     _key_deadline: float
     _turn_messages: int
     _turn_bytes: int
+    _wait_first: bool
+    """Whether the last read emptied the socket: then the next one waits for input first."""
+    _readable: Any
+    """The event loop's watcher for input on the socket, made on the first wait."""
 
     def receive(self) -> Message | None:
         """The next message, waiting for it; None once the connection is closed.
@@ -71,7 +76,10 @@ class Reading(ConnectionBase):
                     log.info("%s: hixie-76 key bytes not received in time", self.peer)
                     data = b""
             else:
+                if self._wait_first:
+                    self._wait_readable()
                 data = self._sock.recv(self._settings.read_size)
+                self._wait_first = len(data) < self._settings.read_size and not self._tls
         except OSError as exc:
             if not self._aborted:
                 log.debug("%s: read failed: %s", self.peer, exc)
@@ -88,6 +96,21 @@ class Reading(ConnectionBase):
         self._process_events()
         if self._turn_bytes >= self._settings.turn_bytes:
             self._end_turn()
+
+    def _wait_readable(self) -> None:
+        """Wait until the socket has input (or its end, or an error).
+
+        A connection whose last read emptied the socket has usually just answered, and its
+        peer has not spoken again yet: gevent's ``recv`` would try the socket first, fail
+        and raise inside, then wait. Waiting first saves that system call and exception on
+        every message of a one-at-a-time exchange. (Not for TLS, whose socket may hold
+        decrypted input that no readiness event will announce.)
+        """
+        hub = gevent.get_hub()
+        watcher = self._readable
+        if watcher is None:
+            watcher = self._readable = hub.loop.io(self._sock.fileno(), 1)
+        hub.wait(watcher)
 
     def _await_peer_eof(self, timeout: float) -> None:
         """Half-close, then discard what the peer still sends until its FIN or ``timeout``."""

@@ -75,6 +75,8 @@ class WebSocket(Reading, Timers):
         self._key_deadline = self._last_seen + settings.handshake_timeout
         self._turn_messages = 0
         self._turn_bytes = 0
+        self._wait_first = False
+        self._readable = None
         self._over_since = None
         self._out = []
         self._queued = 0
@@ -175,6 +177,8 @@ class WebSocket(Reading, Timers):
             self._abort()
         if not self._aborted:
             self._await_peer_eof(timeout)
+        if self._readable is not None:
+            self._readable.close()
         self._sock.close()
         self._closed = True
         LIVE.discard(self)

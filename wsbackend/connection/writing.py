@@ -42,8 +42,6 @@ class Writing(ConnectionBase):
     """True while some greenlet is in ``sendall``: others only queue."""
     _writer: Any
     """The writer greenlet while there is a backlog; None otherwise."""
-    _tls: bool
-    """Whether the socket is TLS, whose ``send`` cannot be asked not to wait."""
 
     @property
     def buffered_amount(self) -> int:
@@ -284,7 +282,7 @@ class Writing(ConnectionBase):
         sent = 0
         try:
             if not self._tls:
-                try:
+                try:  # noqa: SIM105 (suppress() would cost a context manager on every write)
                     sent = sock.send(data, 0, 0.0)
                 except BlockingIOError:
                     pass
