@@ -60,6 +60,18 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
+# An enum member read through its class costs a descriptor call on CPython 3.11 (~0.2 µs, 20
+# times a global's read); the per-frame paths compare against these names instead.
+_OPEN, _CLOSED = State.OPEN, State.CLOSED
+_TEXT, _BINARY, _CLOSE, _PING, _PONG = (
+    Opcode.TEXT,
+    Opcode.BINARY,
+    Opcode.CLOSE,
+    Opcode.PING,
+    Opcode.PONG,
+)
+
+
 class Side(enum.Enum):
     """Which end of the connection the endpoint plays; clients mask what they send."""
 
@@ -136,7 +148,7 @@ class Endpoint:
 
     def receive_data(self, data: bytes) -> None:
         """Take bytes read from the peer; complete frames become events at once."""
-        if self.state is State.CLOSED or self._pending is not None or not data:
+        if self.state is _CLOSED or self._pending is not None or not data:
             return
         if self._challenge is not None:
             data = self._take_key3(data)
@@ -222,12 +234,12 @@ class Endpoint:
 
     def _handle_frame(self, frame: Frame) -> None:
         opcode = frame.opcode
-        if opcode < Opcode.CLOSE:
+        if opcode < _CLOSE:
             message = self._assembler.process(frame)
             if message is not None:
                 self._events.append(message)
-        elif opcode is Opcode.PING:
-            if self.state is State.OPEN:
+        elif opcode is _PING:
+            if self.state is _OPEN:
                 # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
                 # allows it): a ping flood costs a bounded number of pongs per read.
                 pongs = self._pongs
@@ -236,7 +248,7 @@ class Endpoint:
                 else:
                     pongs[-1] = frame.payload
             self._events.append(Ping(frame.payload))
-        elif opcode is Opcode.PONG:
+        elif opcode is _PONG:
             self._events.append(Pong(frame.payload))
         else:
             self._close_after_messages(CloseInfo.parse(frame.payload))
@@ -272,7 +284,7 @@ class Endpoint:
                 included: use the send methods, which hold frames until then), or binary to
                 hixie.
         """
-        if self.state is not State.OPEN:
+        if self.state is not _OPEN:
             raise InvalidState(f"cannot send a message: the connection is {self.state.value}")
         return self._frame_message(message)
 
@@ -282,9 +294,9 @@ class Endpoint:
                 return encode_hixie_text(message)
             raise InvalidState(f"{self.version.value} has no binary messages")
         if isinstance(message, str):
-            opcode, payload = Opcode.TEXT, message.encode("utf-8")
+            opcode, payload = _TEXT, message.encode("utf-8")
         else:
-            opcode, payload = Opcode.BINARY, message
+            opcode, payload = _BINARY, message
         mask = secrets.token_bytes(4) if self._mask else None
         deflate = self._deflate
         if deflate is not None and deflate.should_compress(len(payload)):

@@ -16,6 +16,9 @@ from .utf8 import Utf8Decoder, decode_utf8
 
 __all__ = ["MessageAssembler"]
 
+# Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, per frame.
+_CONTINUATION, _TEXT = Opcode.CONTINUATION, Opcode.TEXT
+
 
 class MessageAssembler:
     """Joins fragments into :class:`TextMessage` / :class:`BinaryMessage` events.
@@ -45,7 +48,7 @@ class MessageAssembler:
             PayloadTooBig: Over the message budget (1009).
         """
         opcode = frame.opcode
-        if opcode is Opcode.CONTINUATION:
+        if opcode is _CONTINUATION:
             if self._opcode is None:
                 raise InvalidFrame("continuation frame without a message to continue")
         elif self._opcode is not None:
@@ -55,7 +58,7 @@ class MessageAssembler:
             payload = frame.payload
             if len(payload) > self._max_message_size:
                 raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
-            if opcode is Opcode.TEXT:
+            if opcode is _TEXT:
                 return TextMessage(_text(payload))
             return BinaryMessage(payload)
         else:
