@@ -23,6 +23,23 @@ HIXIE76_KEY3 = b"Tm[K T2u"
 HIXIE76_ANSWER = b"fQJ,fN/4F4!~K~MH"
 
 
+def hixie76_head(path: str = "/ws", protocol: str | None = None) -> list[str]:
+    """The lines of a hixie-76 request head with the draft's example keys (the 8 key bytes,
+    ``HIXIE76_KEY3``, follow the head)."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
+        "Upgrade: WebSocket",
+        f"Sec-WebSocket-Key1: {HIXIE76_KEY1}",
+        "Origin: http://127.0.0.1",
+    ]
+    if protocol:
+        lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+    return lines
+
+
 @dataclass
 class Response:
     status: int
@@ -138,17 +155,7 @@ class RawClient:
     ) -> Response:
         """The draft's example keys; with ``key3_after_reply`` the 8 key bytes are held back
         until the 101 head arrives, as reverse proxies do."""
-        lines = [
-            f"GET {path} HTTP/1.1",
-            "Host: 127.0.0.1",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
-            "Upgrade: WebSocket",
-            f"Sec-WebSocket-Key1: {HIXIE76_KEY1}",
-            "Origin: http://127.0.0.1",
-        ]
-        if protocol:
-            lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+        lines = hixie76_head(path, protocol)
         if key3_after_reply:
             self.request(lines)
             response = self.read_response()
