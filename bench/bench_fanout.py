@@ -23,14 +23,13 @@ import contextlib
 import os
 import resource
 import selectors
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from processes import free_port, running
 
 from wsbackend import Application, AppRegistry, Client, WebSocketMiddleware
 
@@ -49,39 +48,6 @@ class Fanout(Application):
 
 
 application = WebSocketMiddleware(None, AppRegistry(default=Fanout()))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError):
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        time.sleep(0.05)
-    raise RuntimeError(f"nothing listening on port {port}")
-
-
-@contextlib.contextmanager
-def started(argv: list[str], port: int) -> Iterator[None]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{HERE}"}
-    process = subprocess.Popen(argv, cwd=HERE, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for(port, process)
-        yield
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def open_connection(port: int) -> socket.socket:
@@ -173,12 +139,14 @@ def main() -> None:
     setups = {"in-process": (1, ()), "1 worker": (1, hub), "2 workers": (2, hub),
               "4 workers": (4, hub)}  # fmt: skip
     results: dict[str, list[float]] = {}
-    with started(redis, redis_port):
+    with running(redis, redis_port, cwd=HERE):
         for name, (workers, extra) in setups.items():
             ports = [free_port() for _ in range(workers)]
             with contextlib.ExitStack() as stack:
                 for port in ports:
-                    stack.enter_context(started(serve(port, *extra), port))
+                    stack.enter_context(
+                        running(serve(port, *extra), port, cwd=HERE, path=[ROOT, HERE])
+                    )
                 results[name] = measure(ports, args.clients, args.messages, args.rounds)
             rates = ", ".join(f"{rate:,.0f}" for rate in results[name])
             print(f"{name:>10}: {rates} deliveries/s", flush=True)

@@ -14,9 +14,6 @@ and samples the server's RSS. Attacks, each bounded in time:
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from processes import free_port, start, stop  # noqa: E402
 
 from tests.e2e.rawclient import RawClient  # noqa: E402
 
@@ -75,12 +74,6 @@ except OSError:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def servers(port: int) -> dict[str, list[str]]:
     return {
         "wsbackend": [sys.executable, "-m", "wsbackend", "serve", "--bind",
@@ -88,21 +81,6 @@ def servers(port: int) -> dict[str, list[str]]:
         "websockets": [sys.executable, str(ROOT / "bench" / "peers" / "websockets_echo.py"),
                        str(port)],
     }  # fmt: skip
-
-
-def start(argv: list[str], port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'tests' / 'e2e'}"}
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError(f"{argv} did not start")
 
 
 def rss_mib(pid: int) -> float:
@@ -166,16 +144,11 @@ def main() -> None:
         print(f"\n{name}\n| attack | worker RSS growth (peak) | second client's round trip |")
         print("|---|---:|---|")
         for attack in ("greedy", "flood", "fragments"):
-            process = start(argv, port)
+            process = start(argv, port, cwd=ROOT, path=[ROOT, ROOT / "tests" / "e2e"])
             try:
                 print(run_attack(port, process.pid, attack, args.seconds), flush=True)
             finally:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop(process)
 
 
 if __name__ == "__main__":

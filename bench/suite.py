@@ -24,12 +24,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import processes
 from load import request_head
 from report import Results, load_average, write_readme
 
 BENCH = Path(__file__).resolve().parent
 PEERS_DIR = BENCH / "peers"
-START_SECONDS = 30.0
 
 
 def gunicorn(worker: str, app: str) -> list[str]:
@@ -171,12 +171,6 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def pinned(core: int) -> list[str]:
     if shutil.which("taskset") and (os.cpu_count() or 1) > core:
         return ["taskset", "-c", str(core)]
@@ -211,27 +205,7 @@ def start(peer: str, port: int, app: str) -> subprocess.Popen[bytes]:
         *pinned(0),
         *(part.replace("{port}", str(port)).replace("{app}", app) for part in PEERS[peer]),
     ]
-    env = {**os.environ, "PYTHONPATH": f"{PEERS_DIR}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    process = subprocess.Popen(
-        argv, cwd=PEERS_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + START_SECONDS
-    while time.monotonic() < deadline and process.poll() is None:
-        if upgrades(port):
-            return process
-        time.sleep(0.1)
-    stop(process)
-    raise RuntimeError(f"{peer} did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return processes.start(argv, port, cwd=PEERS_DIR, path=[PEERS_DIR], ready=upgrades)
 
 
 def run_client(spec: dict[str, object], timeout: float) -> dict[str, object]:
@@ -245,7 +219,7 @@ def run_client(spec: dict[str, object], timeout: float) -> dict[str, object]:
 
 def measure(name: str, peer: str, variant: str, args: argparse.Namespace) -> dict[str, object]:
     scenario = SCENARIOS[name]
-    port = free_port()
+    port = processes.free_port()
     process = start(peer, port, "broadcast" if scenario.spec["kind"] == "broadcast" else "echo")
     try:
         spec: dict[str, object] = {
@@ -261,7 +235,7 @@ def measure(name: str, peer: str, variant: str, args: argparse.Namespace) -> dic
             spec["version"] = variant
         return run_client(spec, timeout=args.seconds + args.warmup + 300)
     finally:
-        stop(process)
+        processes.stop(process)
 
 
 def peers_of(name: str, chosen: list[str]) -> list[str]:

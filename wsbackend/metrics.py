@@ -14,8 +14,10 @@ itself is on loopback.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +30,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus-client's own variable: where each worker process writes its values."""
 
 FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+"""prometheus-client's file of a process's gauges that count only while it lives."""
 
 
 class Recorder:
@@ -94,6 +98,7 @@ def metrics_endpoint(
     if os.environ.get(MULTIPROC_ENV):
         from prometheus_client.multiprocess import MultiProcessCollector
 
+        _forget_dead_processes(os.environ[MULTIPROC_ENV])
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     body = generate_latest(registry)
@@ -102,11 +107,37 @@ def metrics_endpoint(
 
 
 def worker_exited(pid: int) -> None:
-    """Drop a gone worker's open-connection gauge (multiprocess mode keeps its counters)."""
+    """Drop an exiting worker's live gauges at once (multiprocess mode keeps its counters);
+    those of a worker that could not say so are dropped at the next scrape."""
     if active().metrics_path and os.environ.get(MULTIPROC_ENV):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+def _forget_dead_processes(folder: str) -> None:
+    """Drop the live gauges (open connections, hub link) of processes that are gone; their
+    counters stay, as multiprocess mode means them to. Done at each scrape by whichever worker
+    answers, because nothing else can be relied on: a worker killed with SIGKILL cleans up
+    nothing, and a plain gunicorn command has no ``child_exit`` hook of ours."""
+    from prometheus_client import multiprocess
+
+    for name in os.listdir(folder):
+        match = LIVE_GAUGE_FILE.fullmatch(name)
+        if match is not None and not _alive(int(match[1])):
+            # Another worker answering a scrape may remove it first.
+            with contextlib.suppress(FileNotFoundError):
+                multiprocess.mark_process_dead(int(match[1]), folder)  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @functools.cache

@@ -163,7 +163,7 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         def handle_int(self) -> None:
             self.handle_term()
 
-    from .metrics import MULTIPROC_ENV, worker_exited
+    from .metrics import MULTIPROC_ENV
 
     metrics_dir = None
     if config.metrics_path and not os.environ.get(MULTIPROC_ENV):
@@ -178,7 +178,6 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         "control_socket_disable": True,
         "errorlog": "-",
         "loglevel": config.log_level,
-        "child_exit": lambda arbiter, worker: worker_exited(worker.pid),
     }
     if config.certfile:
         settings.update(certfile=config.certfile, keyfile=config.keyfile)

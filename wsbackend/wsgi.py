@@ -51,6 +51,9 @@ CLOSE = ("Connection", "close")
 """Ends the HTTP connection after a refusal, instead of reading what follows as a request."""
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Admission = Callable[[dict[str, Any]], bool]
+ACCEPTED_KEY = "wsbackend.accepted"
+"""Where ``refuse_early`` leaves the handshake it accepted, so that the upgrade that follows
+neither checks it nor asks the admission hook a second time."""
 
 NO_SOCKET_HANDOVER = (
     "This server cannot hand its socket over to a WebSocket (mod_wsgi and plain WSGI servers "
@@ -222,6 +225,7 @@ class WebSocketMiddleware:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
             return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
         if not accepted.version.is_hixie:
+            environ[ACCEPTED_KEY] = accepted
             return None
         log.warning(
             "%s: refused a %s client with 426: gevent-websocket's worker speaks only RFC 6455 "
@@ -267,7 +271,7 @@ class WebSocketMiddleware:
         if host_upgraded and self.registry is None and self.site_app is not None:
             return self.site_app(environ, start_response)
         try:
-            accepted = self._accept(environ, request, view)
+            accepted = environ.pop(ACCEPTED_KEY, None) or self._accept(environ, request, view)
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
             handshake_refused(exc.http_status)

@@ -24,6 +24,7 @@ SLOW_READER_GRACE = 1.0
 ALLOWED_ORIGIN = "https://allowed.example"
 PRIVATE_PATH = "/private"
 SESSION_COOKIE = "session=valid"
+ADMISSIONS_KEY = "e2e.admissions"
 
 
 class FailingApp(Application):
@@ -41,14 +42,16 @@ class ClosingApp(Application):
 
 
 class WhoAmIApp(Application):
-    """Tells each client how the server sees it."""
+    """Tells each client how the server sees it, and how often ``admit`` ran for it."""
 
     def on_connect(self, client: Client) -> None:
-        client.send(json.dumps({"remote_addr": client.remote_addr, "version": client.version}))
+        seen = {"remote_addr": client.remote_addr, "version": client.version}
+        client.send(json.dumps({**seen, "admissions": client.environ.get(ADMISSIONS_KEY)}))
 
 
 def admit(environ: dict[str, Any]) -> bool:
-    """The private path needs the site's session cookie."""
+    """The private path needs the site's session cookie. Counts its calls in the environ."""
+    environ[ADMISSIONS_KEY] = environ.get(ADMISSIONS_KEY, 0) + 1
     if environ.get("PATH_INFO") != PRIVATE_PATH:
         return True
     return SESSION_COOKIE in str(environ.get("HTTP_COOKIE", ""))

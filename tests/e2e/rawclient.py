@@ -22,6 +22,39 @@ HIXIE76_KEY2 = "1_ tx7X d  <  nw  334J702) 7]o}` 0"
 HIXIE76_KEY3 = b"Tm[K T2u"
 HIXIE76_ANSWER = b"fQJ,fN/4F4!~K~MH"
 
+UPGRADE = ["Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"]
+KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+"""RFC 6455 §1.3's sample key, for request heads written line by line."""
+
+
+def hixie76_head(path: str = "/ws", protocol: str | None = None) -> list[str]:
+    """The lines of a hixie-76 request head with the draft's example keys (the 8 key bytes,
+    ``HIXIE76_KEY3``, follow the head)."""
+    lines = [
+        f"GET {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: Upgrade",
+        f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
+        "Upgrade: WebSocket",
+        f"Sec-WebSocket-Key1: {HIXIE76_KEY1}",
+        "Origin: http://127.0.0.1",
+    ]
+    if protocol:
+        lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+    return lines
+
+
+def echo_works(port: int, timeout: float = 10.0) -> bool:
+    """Whether a new RFC 6455 client gets its message echoed: the server still serves."""
+    client = RawClient(port, timeout=timeout)
+    try:
+        if client.hybi_handshake(13).status != 101:
+            return False
+        client.send_frame(0x1, b"still here")
+        return client.read_message() == (0x1, b"still here")
+    finally:
+        client.close()
+
 
 @dataclass
 class Response:
@@ -138,17 +171,7 @@ class RawClient:
     ) -> Response:
         """The draft's example keys; with ``key3_after_reply`` the 8 key bytes are held back
         until the 101 head arrives, as reverse proxies do."""
-        lines = [
-            f"GET {path} HTTP/1.1",
-            "Host: 127.0.0.1",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
-            "Upgrade: WebSocket",
-            f"Sec-WebSocket-Key1: {HIXIE76_KEY1}",
-            "Origin: http://127.0.0.1",
-        ]
-        if protocol:
-            lines.append(f"Sec-WebSocket-Protocol: {protocol}")
+        lines = hixie76_head(path, protocol)
         if key3_after_reply:
             self.request(lines)
             response = self.read_response()

@@ -10,20 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.e2e_site import MAX_MESSAGE_SIZE
-from tests.e2e.rawclient import RawClient
+from tests.e2e.rawclient import KEY, UPGRADE, RawClient, echo_works
 from tests.servers import free_port, running, wsbackend_serve
-
-
-def assert_still_serving(port: int) -> None:
-    client = RawClient(port)
-    assert client.hybi_handshake(13).status == 101
-    client.send_frame(0x1, b"still here")
-    assert client.read_message() == (0x1, b"still here")
-    client.close()
-
-
-UPGRADE = ["Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade"]
-KEY = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
 
 
 @pytest.mark.parametrize(
@@ -56,7 +44,7 @@ def test_bad_handshake_is_refused(
     if header is not None:
         assert response.headers[header[0]] == header[1]
     client.close()
-    assert_still_serving(server)
+    assert echo_works(server)
 
 
 def close_code_after(
@@ -99,7 +87,7 @@ def test_bad_frames_close_with_the_rfc_code(
     server: int, frames: list[tuple[int, bytes, bool, bool, int]], code: int
 ) -> None:
     assert close_code_after(server, frames) == code
-    assert_still_serving(server)
+    assert echo_works(server)
 
 
 def test_failing_app_closes_only_its_client_with_1011(server: int) -> None:
@@ -117,7 +105,7 @@ def test_vanished_peer_mid_frame_leaves_the_server_serving(server: int) -> None:
     assert client.hybi_handshake(13).status == 101
     client.send(b"\x82\xfe\xff\xff")
     client.close()
-    assert_still_serving(server)
+    assert echo_works(server)
 
 
 def test_hixie_invalid_utf8_closes_the_connection(server: int) -> None:
@@ -125,7 +113,7 @@ def test_hixie_invalid_utf8_closes_the_connection(server: int) -> None:
     assert client.hixie76_handshake().status == 101
     client.send(b"\x00\xc3\x28\xff")
     assert client.at_eof()
-    assert_still_serving(server)
+    assert echo_works(server)
 
 
 def test_refusals_and_failures_are_logged(tmp_path: Path) -> None:

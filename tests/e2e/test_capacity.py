@@ -8,21 +8,10 @@ import time
 from pathlib import Path
 
 from tests.e2e.hardening_site import HOG_FDS_ENV
-from tests.e2e.rawclient import RawClient
+from tests.e2e.rawclient import RawClient, echo_works
 from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running, wsbackend_serve
 
 SITE = "hardening_site:application"
-
-
-def _echo_works(port: int) -> bool:
-    client = RawClient(port, timeout=10 * TIME_UNIT)
-    try:
-        if client.hybi_handshake(13).status != 101:
-            return False
-        client.send_frame(0x1, b"ok")
-        return client.read_message() == (0x1, b"ok")
-    finally:
-        client.close()
 
 
 def _connection_limit_holds(port: int, limit: int) -> None:
@@ -38,7 +27,7 @@ def _connection_limit_holds(port: int, limit: int) -> None:
     refused.close()
     held.pop().close_handshake()
     deadline = time.monotonic() + 10 * TIME_UNIT
-    while not _echo_works(port):  # the freed slot is taken again
+    while not echo_works(port, 10 * TIME_UNIT):  # the freed slot is taken again
         assert time.monotonic() < deadline
         time.sleep(0.1)
     for client in held:
@@ -74,7 +63,7 @@ def test_out_of_descriptors_pauses_accepting_with_one_line_and_recovers(tmp_path
                 idle.append(sock)
             time.sleep(1.0 * TIME_UNIT)
         deadline = time.monotonic() + 15 * TIME_UNIT
-        while not _echo_works(port):
+        while not echo_works(port, 10 * TIME_UNIT):
             assert time.monotonic() < deadline
             time.sleep(0.2)
     log = (tmp_path / "serve.log").read_text()

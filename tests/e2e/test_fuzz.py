@@ -13,8 +13,7 @@ import struct
 import time
 from pathlib import Path
 
-from tests.e2e.rawclient import HIXIE76_KEY1, HIXIE76_KEY2, HIXIE76_KEY3, RawClient
-from tests.e2e.test_bad_input import assert_still_serving
+from tests.e2e.rawclient import HIXIE76_KEY1, HIXIE76_KEY2, HIXIE76_KEY3, RawClient, echo_works
 from tests.servers import TIME_UNIT, free_port, running, wsbackend_serve
 
 SEED = int(os.environ.get("WSBACKEND_FUZZ_SEED", "20261125"))
@@ -158,7 +157,7 @@ def test_worker_survives_garbage_and_keeps_serving(tmp_path: Path) -> None:
                 sock.close()
             steady.send_frame(0x1, f"batch {batch}".encode())
             assert steady.read_message() == (0x1, f"batch {batch}".encode())
-            assert_still_serving(port)
+            assert echo_works(port)
         assert steady.close_handshake() == 1000
         steady.close()
     text = log.read_text()

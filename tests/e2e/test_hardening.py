@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.hardening_site import HANDSHAKE_TIMEOUT
-from tests.e2e.rawclient import HIXIE76_KEY1, HIXIE76_KEY2, HIXIE76_KEY3, RawClient
+from tests.e2e.rawclient import HIXIE76_KEY3, RawClient, hixie76_head
 from tests.servers import TIME_UNIT, free_port, running, wsbackend_serve
 
 SITE = "hardening_site:application"
@@ -53,17 +53,7 @@ def test_hixie76_key_has_a_deadline_not_a_per_read_timeout(served: tuple[int, in
     """One key byte every 0.6 s would keep a per-read timeout happy forever."""
     port, _ = served
     client = RawClient(port, timeout=10 * TIME_UNIT)
-    client.request(
-        [
-            "GET /ws HTTP/1.1",
-            "Host: 127.0.0.1",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Key2: {HIXIE76_KEY2}",
-            "Upgrade: WebSocket",
-            f"Sec-WebSocket-Key1: {HIXIE76_KEY1}",
-            "Origin: http://127.0.0.1",
-        ]
-    )
+    client.request(hixie76_head())
     assert client.read_response().status == 101
     # Each byte comes well within a per-read timeout, all 8 well past the deadline.
     for byte in HIXIE76_KEY3:

@@ -3,6 +3,7 @@ compatibility, the Flash policy responder, TLS, and several workers."""
 
 from __future__ import annotations
 
+import json
 import ssl
 from pathlib import Path
 
@@ -50,6 +51,17 @@ def test_gevent_websocket_worker_runs_our_apps(gws_worker: int) -> None:
         ws.send("boom")
         with pytest.raises(Exception, match="1011"):
             ws.recv(timeout=10)
+
+
+@pytest.mark.parametrize("host", ["our_worker", "gws_worker", "plain_gevent_worker"])
+def test_the_admission_hook_runs_once_per_connection(
+    request: pytest.FixtureRequest, host: str
+) -> None:
+    """gevent-websocket's handler asks our middleware before it upgrades, and runs it after:
+    the hook, which may count or log, is asked once."""
+    port = request.getfixturevalue(host)
+    with connect(f"ws://127.0.0.1:{port}/ws", subprotocols=["whoami"]) as ws:  # type: ignore[list-item]
+        assert json.loads(ws.recv(timeout=10))["admissions"] == 1
 
 
 @pytest.fixture(scope="module", params=[GEVENT_WEBSOCKET_WORKER, OUR_WORKER], ids=["gws", "ours"])

@@ -5,7 +5,9 @@ endpoint that adds up every worker."""
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import time
 import urllib.error
 import urllib.request
@@ -145,6 +147,42 @@ def test_metrics_are_never_served_through_a_proxy(
     with pytest.raises(urllib.error.HTTPError) as refused:
         scrape(port, headers)
     assert refused.value.code == 403
+
+
+def test_workers_killed_with_sigkill_leave_no_open_connections_behind(tmp_path: Path) -> None:
+    """A plain gunicorn command, so no arbiter hook of ours; SIGKILL, so no cleanup in the
+    worker: the open-connection gauge still drops the dead workers' connections and counts
+    those of the workers that replace them."""
+    (tmp_path / "prometheus").mkdir()
+    env = {
+        "WSBACKEND_METRICS_PATH": "/metrics",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    port = free_port()
+    argv = gunicorn(OUR_WORKER, "e2e_site:application", port, "--workers", "2")
+    gauge = 'wsbackend_connections_open{app="EchoApp",version="rfc6455"}'
+    with running(argv, port, tmp_path / "gunicorn.log", env=env) as master:
+        with contextlib.ExitStack() as stack:
+            for _ in range(6):
+                stack.enter_context(connect(f"ws://127.0.0.1:{port}/ws"))
+            _wait_for(lambda: scrape(port).get(gauge) == 6)
+            killed = _workers(master.pid)
+            assert len(killed) == 2
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+            _wait_for(lambda: len(_workers(master.pid) - killed) == 2)
+        _wait_for(lambda: scrape(port).get(gauge, 0) == 0)
+        samples = scrape(port)
+        assert samples.get(gauge, 0) == 0
+        assert not [name for name in samples for pid in killed if f'pid="{pid}"' in name]
+        with connect(f"ws://127.0.0.1:{port}/ws"), connect(f"ws://127.0.0.1:{port}/ws"):
+            _wait_for(lambda: scrape(port).get(gauge) == 2)
+            assert scrape(port).get(gauge) == 2
+
+
+def _workers(master: int) -> set[int]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    return {int(pid) for pid in children}
 
 
 def test_metrics_only_for_allowed_peers(tmp_path: Path) -> None:

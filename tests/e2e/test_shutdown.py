@@ -11,11 +11,12 @@ import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.rawclient import RawClient
+from tests.e2e.rawclient import RawClient, Response
 from tests.servers import (
     OUR_WORKER,
     TIME_UNIT,
@@ -29,36 +30,24 @@ from tests.servers import (
 SITE = "hardening_site:application"
 
 
-def _rfc6455(port: int) -> RawClient:
+HANDSHAKES: dict[str, Callable[[RawClient], Response]] = {
+    "rfc6455": lambda client: client.hybi_handshake(13),
+    "hybi08": lambda client: client.hybi_handshake(8),
+    "hixie76": lambda client: client.hixie76_handshake(),
+}
+
+
+def _connect(port: int, kind: str = "rfc6455") -> RawClient:
     client = RawClient(port, timeout=10 * TIME_UNIT)
-    assert client.hybi_handshake(13).status == 101
+    assert HANDSHAKES[kind](client).status == 101
     return client
-
-
-def _hybi08(port: int) -> RawClient:
-    client = RawClient(port, timeout=10 * TIME_UNIT)
-    assert client.hybi_handshake(8).status == 101
-    return client
-
-
-def _hixie76(port: int) -> RawClient:
-    client = RawClient(port, timeout=10 * TIME_UNIT)
-    assert client.hixie76_handshake().status == 101
-    return client
-
-
-CLIENTS: list[tuple[str, Callable[[int], RawClient]]] = [
-    ("rfc6455", _rfc6455),
-    ("hybi08", _hybi08),
-    ("hixie76", _hixie76),
-]
 
 
 def _open_clients(port: int, per_kind: int) -> list[tuple[str, RawClient]]:
     clients = []
     for _ in range(per_kind):
-        for kind, connect in CLIENTS:
-            client = connect(port)
+        for kind in HANDSHAKES:
+            client = _connect(port, kind)
             # One round trip: the connection is open and served before the signal comes.
             if kind == "hixie76":
                 client.send_hixie_text("hi")
@@ -109,83 +98,69 @@ def _env(close_log: Path) -> dict[str, str]:
     return {"WSBACKEND_TEST_CLOSE_LOG": str(close_log)}
 
 
-def test_serve_sigterm_closes_every_client_with_1001_and_runs_on_close(
-    tmp_path: Path, close_log: Path
-) -> None:
-    port = free_port()
-    argv = wsbackend_serve(port, SITE)
-    with running(argv, port, tmp_path / "serve.log", _env(close_log)) as process:
-        clients = _open_clients(port, per_kind=2)
-        process.send_signal(signal.SIGTERM)
-        for kind, client in clients:
-            _expect_close(kind, client, 1001)
-        assert process.wait(15 * TIME_UNIT) == 0
-    assert sorted(_close_codes(close_log, len(clients), 5)) == _codes_seen(clients, 1001)
-    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+def _gunicorn(port: int, *extra: str) -> list[str]:
+    return gunicorn(OUR_WORKER, SITE, port, "-w", "2", "--graceful-timeout", "10", *extra)
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_serve_ctrl_c_closes_every_client_with_1001(
-    tmp_path: Path, close_log: Path, workers: str
+@dataclass(frozen=True)
+class Stop:
+    """A signal to a running server and what every client must see: a close frame with
+    ``code``, then the server exits with 0 or, on a reload, new workers serve."""
+
+    argv: Callable[[int], list[str]]
+    signal: signal.Signals
+    code: int
+    per_kind: int
+    exits: bool = True
+
+
+STOPS = {
+    "serve-sigterm": Stop(lambda port: wsbackend_serve(port, SITE), signal.SIGTERM, 1001, 2),
+    # Ctrl-C, in one process and under gunicorn's arbiter, which on its own stops at once.
+    "serve-ctrl-c": Stop(
+        lambda port: wsbackend_serve(port, "--workers", "1", SITE), signal.SIGINT, 1001, 1
+    ),
+    "serve-2-workers-ctrl-c": Stop(
+        lambda port: wsbackend_serve(port, "--workers", "2", SITE), signal.SIGINT, 1001, 1
+    ),
+    "gunicorn-sigterm": Stop(lambda port: _gunicorn(port), signal.SIGTERM, 1001, 4),
+    "gunicorn-reload": Stop(lambda port: _gunicorn(port), signal.SIGHUP, 1012, 4, exits=False),
+}
+
+
+@pytest.mark.parametrize("stop", STOPS.values(), ids=STOPS.keys())
+def test_stop_and_reload_close_every_client_and_run_on_close(
+    tmp_path: Path, close_log: Path, stop: Stop
 ) -> None:
-    """SIGINT (Ctrl-C) is a graceful stop too, in one process and under gunicorn's arbiter,
-    which on its own would stop its workers at once."""
     port = free_port()
-    argv = wsbackend_serve(port, "--workers", workers, SITE)
-    with running(argv, port, tmp_path / "serve.log", _env(close_log)) as process:
-        clients = _open_clients(port, per_kind=1)
-        process.send_signal(signal.SIGINT)
+    log = tmp_path / "server.log"
+    with running(stop.argv(port), port, log, _env(close_log)) as process:
+        clients = _open_clients(port, stop.per_kind)
+        process.send_signal(stop.signal)
         for kind, client in clients:
-            _expect_close(kind, client, 1001)
-        assert process.wait(15 * TIME_UNIT) == 0
-    assert sorted(_close_codes(close_log, len(clients), 5)) == _codes_seen(clients, 1001)
+            _expect_close(kind, client, stop.code)
+        if stop.exits:
+            assert process.wait(20 * TIME_UNIT) == 0
+        assert sorted(_close_codes(close_log, len(clients), 10)) == _codes_seen(clients, stop.code)
+        if not stop.exits:
+            _open_clients(port, per_kind=1)  # the new workers serve
+            assert process.poll() is None
+    assert "Traceback" not in log.read_text()
 
 
 def test_serve_refuses_new_connections_while_draining(tmp_path: Path, close_log: Path) -> None:
     port = free_port()
     argv = wsbackend_serve(port, SITE)
     with running(argv, port, tmp_path / "serve.log", _env(close_log)) as process:
-        client = _rfc6455(port)
+        client = _connect(port)
         process.send_signal(signal.SIGTERM)
         opcode, _ = client.read_message()
         assert opcode == 0x8
         # The client holds the closing handshake open; the listener is already gone.
         with pytest.raises(OSError):
-            _rfc6455(port)
+            _connect(port)
         client.close()
         assert process.wait(15 * TIME_UNIT) == 0
-
-
-def _gunicorn(port: int, *extra: str) -> list[str]:
-    return gunicorn(OUR_WORKER, SITE, port, "-w", "2", "--graceful-timeout", "10", *extra)
-
-
-def test_gunicorn_graceful_stop_closes_every_client_with_1001(
-    tmp_path: Path, close_log: Path
-) -> None:
-    port = free_port()
-    with running(_gunicorn(port), port, tmp_path / "gunicorn.log", _env(close_log)) as process:
-        clients = _open_clients(port, per_kind=4)
-        process.send_signal(signal.SIGTERM)
-        for kind, client in clients:
-            _expect_close(kind, client, 1001)
-        assert process.wait(20 * TIME_UNIT) == 0
-    assert sorted(_close_codes(close_log, len(clients), 5)) == _codes_seen(clients, 1001)
-
-
-def test_gunicorn_reload_closes_every_client_with_1012_and_keeps_serving(
-    tmp_path: Path, close_log: Path
-) -> None:
-    port = free_port()
-    with running(_gunicorn(port), port, tmp_path / "gunicorn.log", _env(close_log)) as process:
-        clients = _open_clients(port, per_kind=4)
-        process.send_signal(signal.SIGHUP)
-        for kind, client in clients:
-            _expect_close(kind, client, 1012)
-        assert sorted(_close_codes(close_log, len(clients), 10)) == _codes_seen(clients, 1012)
-        # The new workers serve.
-        _open_clients(port, per_kind=1)
-        assert process.poll() is None
 
 
 def test_gunicorn_binary_upgrade_closes_the_old_workers_clients_with_1012(

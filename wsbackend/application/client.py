@@ -40,8 +40,8 @@ class Client:
     """A connected client: its connection, the request it came with, and room for app data.
 
     Attributes:
-        id: Unique on the host while the worker lives: the worker's pid in hex, a dash, a
-            counter.
+        id: The worker's pid in hex, a random part drawn once per process, and a counter:
+            unique across the hosts and processes that share a hub.
         environ: The WSGI environ of the upgrade request: path, query, headers, cookies, so the
             site's own session cookie can identify the user.
         remote_addr: The client's address (the real one behind a trusted proxy).
