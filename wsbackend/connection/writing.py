@@ -61,7 +61,7 @@ class Writing(ConnectionBase):
         """
         if binary is not None:
             message = _as_message(message, binary)
-        elif not isinstance(message, str | bytes):
+        elif not isinstance(message, (str, bytes)):
             message = bytes(message)
         try:
             data = self._endpoint.frame_message(message)
