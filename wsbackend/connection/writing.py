@@ -20,6 +20,10 @@ from .base import ConnectionBase, Message, log
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
 
+_OPEN, _AWAITING_KEY3 = State.OPEN, State.AWAITING_KEY3
+"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, and a
+broadcast checks every receiver's state."""
+
 SLOW_READER_REASON = "too slow to read"
 """The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
 
@@ -93,7 +97,7 @@ class Writing(ConnectionBase):
         if not self._admit_broadcast(len(data)):
             return False
         self.messages_sent += 1
-        if self._endpoint.state is State.AWAITING_KEY3:
+        if self._endpoint.state is _AWAITING_KEY3:
             self._endpoint.send_prepared(data)
             self._flush_endpoint(write_now=False)
             return True
@@ -111,7 +115,7 @@ class Writing(ConnectionBase):
         if not self._admit_broadcast(len(message)):
             return False
         try:
-            if self._endpoint.state is State.AWAITING_KEY3:
+            if self._endpoint.state is _AWAITING_KEY3:
                 self._send_queued(message)
                 return True
             data = self._endpoint.frame_message(message)
@@ -132,7 +136,8 @@ class Writing(ConnectionBase):
     def _admit_broadcast(self, size: int) -> bool:
         """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
         leave too far behind is cut off instead (see :meth:`_within_burst`)."""
-        if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
+        state = self._endpoint.state
+        if self._closed or (state is not _OPEN and state is not _AWAITING_KEY3):
             return False
         queued = self._queued + size
         if queued <= self._settings.max_send_buffer:
