@@ -65,6 +65,9 @@ _OPCODES = {int(opcode): opcode for opcode in Opcode}
 # An enum member read through its class costs a descriptor call on CPython 3.11 (~0.2 µs);
 # the per-frame checks compare against these names instead.
 _CONTINUATION, _CLOSE = Opcode.CONTINUATION, Opcode.CLOSE
+_WHOLE_DATA_FRAMES = {_FIN | Opcode.TEXT: Opcode.TEXT, _FIN | Opcode.BINARY: Opcode.BINARY}
+"""First bytes of a whole, uncompressed text or binary frame, which need no other check of
+that byte: most frames are these, and :meth:`FrameParser._check_header` judges the rest."""
 
 
 @dataclass(slots=True)
@@ -217,7 +220,13 @@ class FrameParser:
         masked = second & _MASKED
         if masked:
             header_size += 4
-        opcode = self._check_header(first, masked, length)
+        opcode = _WHOLE_DATA_FRAMES.get(first)
+        if (
+            opcode is None
+            or (masked != 0) is not self._require_mask
+            or length > self._max_frame_size
+        ):
+            opcode = self._check_header(first, masked, length)
         frame_end = pos + header_size + length
         if frame_end > end:
             return header_size + length
