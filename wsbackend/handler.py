@@ -247,19 +247,22 @@ class _ReadFields:
 
     def __init__(self, fields: list[tuple[str, str]]) -> None:
         self.fields = fields
+        self._first: dict[str, str] | None = None
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        name = name.lower()
-        for field, value in self.fields:
-            if field.lower() == name:
-                return value
-        return default
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for field, value in self.fields:
+                first.setdefault(field.lower(), value)
+        return first.get(name.lower(), default)
 
     getheader = get
 
     def __delitem__(self, name: str) -> None:
         name = name.lower()
         self.fields = [(field, value) for field, value in self.fields if field.lower() != name]
+        self._first = None
 
     @property
     def typeheader(self) -> str | None:

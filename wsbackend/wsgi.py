@@ -320,13 +320,17 @@ class WebSocketMiddleware:
         if handshake_sent:
             endpoint = Endpoint(accepted.version, limits=self.limits)
         else:
+            endpoint = Endpoint.for_handshake(accepted, self.limits, self.deflate)
+            # What came with the request (hixie-76's key bytes, early frames) is answered in
+            # the write of the head: one send, and a hixie-76 client sees one reply, not two.
+            endpoint.receive_data(initial_data)
+            initial_data = b""
             try:
-                sock.sendall(accepted.response_head())
+                sock.sendall(accepted.response_head() + endpoint.data_to_send())
             except OSError as exc:
                 log.info("%s: vanished during the handshake: %s", peer, exc)
                 sock.close()
                 return None
-            endpoint = Endpoint.for_handshake(accepted, self.limits, self.deflate)
         log.debug(
             "%s: open, %s, subprotocol %r", peer, accepted.version.value, accepted.subprotocol
         )
