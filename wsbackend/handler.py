@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import gevent
@@ -114,16 +115,27 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         self._head = head
         return super().handle_one_request()
 
+    @property
+    def request_head(self) -> HandshakeRequest:
+        """The request head, read and checked (see :func:`wsbackend.hosts.wire_request`)."""
+        return self._head
+
     def read_requestline(self) -> str:
         head = self._head
         return f"{head.method} {head.target} {head.http_version}"
 
-    def MessageClass(self, *args: Any) -> Any:
-        """The fields of the head already read, in the type gevent's handler expects."""
-        message = pywsgi.OldMessage()
-        for name, value in self._head.headers:
-            message[name] = value
-        return message
+    def MessageClass(self, *args: Any) -> _ReadFields:
+        """The fields of the head already read, as gevent's handler reads them."""
+        return _ReadFields(list(self._head.headers))
+
+    def _headers(self) -> Iterator[tuple[str, str]]:
+        """The ``HTTP_*`` environ entries, straight from the fields already parsed (gevent
+        formats them as lines and parses those again); names with ``_`` are dropped as gevent
+        drops them, so that ``X_Forwarded_For`` cannot pass for ``X-Forwarded-For``."""
+        for name, value in self.headers.fields:
+            key = name.upper()
+            if "_" not in key and key not in _NOT_HTTP_KEYS:
+                yield "HTTP_" + key.replace("-", "_"), value
 
     def _peer(self) -> str:
         address = self.client_address
@@ -196,6 +208,11 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
         BadRequest: A malformed or truncated head.
     """
     budget = limits.max_request_head_size
+    held = rfile.peek(budget)
+    end = held.find(b"\r\n\r\n", 0, budget)
+    if end > 0 and held[:1] not in (b"\r", b"\n"):
+        # The usual case: the whole head arrived at once; one read takes it.
+        return parse_request_head(rfile.read(end + 4), limits)
     lines: list[bytes] = []
     size = 0
     while True:
@@ -215,6 +232,44 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
         if len(lines) > limits.max_request_headers:
             raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
         lines.append(line)
+
+
+_NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
+"""Fields the WSGI environ holds under their own names (gevent sets them)."""
+
+
+class _ReadFields:
+    """What gevent's handler and gunicorn's access log use of a request's fields, over the
+    head this handler already parsed: the first value of a name, as ``email.message`` gives."""
+
+    status = ""
+    """Never set: the head was parsed without error (gevent refuses a request that sets it)."""
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self.fields = fields
+        self._first: dict[str, str] | None = None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        first = self._first
+        if first is None:
+            first = self._first = {}
+            for field, value in self.fields:
+                first.setdefault(field.lower(), value)
+        return first.get(name.lower(), default)
+
+    getheader = get
+
+    def __delitem__(self, name: str) -> None:
+        name = name.lower()
+        self.fields = [(field, value) for field, value in self.fields if field.lower() != name]
+        self._first = None
+
+    @property
+    def typeheader(self) -> str | None:
+        return self.get("Content-Type")
+
+    def items(self) -> list[tuple[str, str]]:
+        return self.fields
 
 
 def _refusal(error: HandshakeError) -> bytes:

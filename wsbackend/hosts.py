@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .protocol import HandshakeRequest
+
 __all__ = [
     "HANDLER_KEY",
     "SocketOwner",
@@ -28,6 +30,7 @@ __all__ = [
     "find_transport",
     "prepare_gevent_websocket_handler",
     "take_buffered",
+    "wire_request",
 ]
 
 HANDLER_KEY = "wsbackend.handler"
@@ -35,9 +38,20 @@ HANDLER_KEY = "wsbackend.handler"
 
 
 class SocketOwner(Protocol):
-    """What our handler offers: give up the socket and the bytes it read ahead."""
+    """What our handler offers: the request head as it parsed it, and the socket with the
+    bytes it read ahead."""
+
+    @property
+    def request_head(self) -> HandshakeRequest: ...
 
     def take_socket(self) -> tuple[Any, bytes]: ...
+
+
+def wire_request(environ: Mapping[str, Any]) -> HandshakeRequest | None:
+    """The request head as our handler read and checked it, if it is the host: rebuilding it
+    from the environ would parse it a second time."""
+    owner: SocketOwner | None = environ.get(HANDLER_KEY)
+    return None if owner is None else owner.request_head
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ check; the address becomes ``Client.remote_addr``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,7 +48,12 @@ class TrustedProxies:
             elif proxy:
                 self._networks.append(ipaddress.ip_network(proxy, strict=False))
 
-    def trusts(self, address: str) -> bool:
+        # Every request asks about its peer, and the peers are few (the proxies) or each asks
+        # repeatedly: parsing the address each time cost more than the rest of the resolution.
+        self.trusts = functools.lru_cache(maxsize=4096)(self._trusts)
+
+    def _trusts(self, address: str) -> bool:
+        """Whether ``address`` is a trusted proxy."""
         if self._any:
             return True
         try:

@@ -41,8 +41,7 @@ class Session:
     def start(
         cls, websocket: WebSocket, peer: str, environ: Mapping[str, Any], app: str
     ) -> Session:
-        # Quoted again: PATH_INFO is decoded, and a %0A or a space must not forge or split the line.
-        path = quote(str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", "")))
+        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
         session = cls(websocket, peer, path, app)
         metrics = recorder()
         if metrics is not None:
@@ -52,23 +51,8 @@ class Session:
     def end(self) -> None:
         """Log the session's line and count it; after ``websocket.release()``."""
         ws = self.websocket
-        code = "-" if ws.close_code is None else str(ws.close_code)
-        log.info(
-            "session peer=%s path=%s version=%s subprotocol=%s app=%s duration=%.3fs "
-            "received=%d/%dB sent=%d/%dB close=%s closed_by=%s",
-            self.peer,
-            self.path,
-            ws.version.value,
-            ws.subprotocol or "-",
-            self.app,
-            monotonic() - self.started,
-            ws.messages_received,
-            ws.bytes_received,
-            ws.messages_sent,
-            ws.bytes_sent,
-            code,
-            ws.closed_by or "lost",
-        )
+        if log.isEnabledFor(logging.INFO):
+            self._log_line()
         metrics = recorder()
         if metrics is None:
             return
@@ -80,6 +64,27 @@ class Session:
         metrics.closes.labels(_code_label(ws.close_code), ws.closed_by or "lost").inc()
         if ws.close_reason == SLOW_READER_REASON:
             metrics.overflows.inc()
+
+    def _log_line(self) -> None:
+        ws = self.websocket
+        code = "-" if ws.close_code is None else str(ws.close_code)
+        log.info(
+            "session peer=%s path=%s version=%s subprotocol=%s app=%s duration=%.3fs "
+            "received=%d/%dB sent=%d/%dB close=%s closed_by=%s",
+            self.peer,
+            # Quoted: PATH_INFO is decoded, and a %0A or a space must not forge or split the line.
+            quote(self.path),
+            ws.version.value,
+            ws.subprotocol or "-",
+            self.app,
+            monotonic() - self.started,
+            ws.messages_received,
+            ws.bytes_received,
+            ws.messages_sent,
+            ws.bytes_sent,
+            code,
+            ws.closed_by or "lost",
+        )
 
 
 def _code_label(code: int | None) -> str:

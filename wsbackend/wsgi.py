@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
-from .hosts import find_transport, prepare_gevent_websocket_handler
+from .hosts import find_transport, prepare_gevent_websocket_handler, wire_request
 from .hubs import Hub, RedisHub, hub_for
 from .legacy import LegacyServer
 from .metrics import metrics_endpoint, recorder
@@ -36,7 +36,7 @@ from .protocol import (
     is_upgrade_request,
 )
 from .protocol.handshake import AcceptedHandshake, OriginCheck
-from .protocol.headers import CONTENT_LENGTH, SEC_WEBSOCKET_VERSION
+from .protocol.headers import CONTENT_LENGTH, HOST, SEC_WEBSOCKET_VERSION
 from .protocol.request import check_head_limits
 from .protocol.versions import SUPPORTED_HYBI_VERSIONS
 from .proxies import ClientView, TrustedProxies
@@ -89,6 +89,15 @@ def request_from_environ(environ: Mapping[str, Any], host: str | None = None) ->
         str(environ.get("SERVER_PROTOCOL", "HTTP/1.0")),
         Headers(fields),
     )
+
+
+def _request(environ: Mapping[str, Any], host: str | None) -> HandshakeRequest:
+    """The request as our handler parsed it when it is the host (and no proxy renamed the
+    Host), else as :func:`request_from_environ` rebuilds it."""
+    wire = wire_request(environ)
+    if wire is not None and (not host or host == wire.headers.get(HOST)):
+        return wire
+    return request_from_environ(environ, host)
 
 
 def peer_name(environ: Mapping[str, Any]) -> str:
@@ -197,7 +206,7 @@ class WebSocketMiddleware:
             return metrics_endpoint(environ, start_response)
         if "HTTP_UPGRADE" in environ:
             view = self.proxies.resolve(environ)
-            request = request_from_environ(environ, view.host)
+            request = _request(environ, view.host)
             if is_upgrade_request(request):
                 return self._upgrade(environ, request, view, start_response)
         if self.site_app is None:
@@ -215,7 +224,7 @@ class WebSocketMiddleware:
         if "HTTP_UPGRADE" not in environ:
             return None
         view = self.proxies.resolve(environ)
-        request = request_from_environ(environ, view.host)
+        request = _request(environ, view.host)
         if not is_upgrade_request(request):
             return None
         peer = peer_name(environ)
@@ -315,13 +324,17 @@ class WebSocketMiddleware:
         if handshake_sent:
             endpoint = Endpoint(accepted.version, limits=self.limits)
         else:
+            endpoint = Endpoint.for_handshake(accepted, self.limits, self.deflate)
+            # What came with the request (hixie-76's key bytes, early frames) is answered in
+            # the write of the head: one send, and a hixie-76 client sees one reply, not two.
+            endpoint.receive_data(initial_data)
+            initial_data = b""
             try:
-                sock.sendall(accepted.response_head())
+                sock.sendall(accepted.response_head() + endpoint.data_to_send())
             except OSError as exc:
                 log.info("%s: vanished during the handshake: %s", peer, exc)
                 sock.close()
                 return None
-            endpoint = Endpoint.for_handshake(accepted, self.limits, self.deflate)
         log.debug(
             "%s: open, %s, subprotocol %r", peer, accepted.version.value, accepted.subprotocol
         )

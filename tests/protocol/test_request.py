@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge, parse_request_head
+from wsbackend.protocol.headers import Headers, check_fields
 from wsbackend.protocol.request import check_head_limits, find_head_end
 
 
@@ -86,3 +87,19 @@ def test_check_head_limits() -> None:
         check_head_limits(
             parse_request_head(b"GET / HTTP/1.1\r\nA: " + b"b" * 60 + b"\r\n\r\n"), limits
         )
+
+
+def test_no_fields() -> None:
+    request = parse_request_head(b"GET / HTTP/1.1\r\n\r\n")
+    assert list(request.headers) == [] and request.headers.get("Host") is None
+
+
+def test_fields_from_a_host_are_checked_after_lookups_too() -> None:
+    """A head parsed here is checked once; fields a host parsed (the environ) are checked when
+    the handshake asks, whatever was looked up before."""
+    headers = Headers([("Host", "x"), ("A", "b\x01c"), ("a", "d")])
+    assert headers.get("a") == "b\x01c, d" and "HOST" in headers and len(headers) == 3
+    with pytest.raises(BadRequest):
+        check_fields(headers)
+    with pytest.raises(BadRequest):
+        check_fields(headers)

@@ -261,6 +261,8 @@ class Writing(ConnectionBase):
 
     def _await_written(self, timeout: float) -> bool:
         """Wait until nothing is queued or being written; False if that takes ``timeout``."""
+        if not self._writing and self._writer is None:
+            return True  # the usual case at the end: no timer to arm and cancel
         with gevent.Timeout(timeout, False):
             while self._writing or self._writer is not None:
                 self._drained.clear()

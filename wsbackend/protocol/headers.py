@@ -33,6 +33,7 @@ __all__ = [
     "ExtensionOffer",
     "Headers",
     "check_fields",
+    "checked_fields",
     "parse_extension_offers",
     "parse_token_list",
 ]
@@ -63,29 +64,49 @@ class Headers:
     """An ordered, case-insensitive multi-map of header fields.
 
     Repeated fields are kept; :meth:`get` joins them with ``", "`` as RFC 9110 §5.3 allows for
-    list-valued fields.
+    list-valued fields. A handshake looks up a dozen names: the first lookup indexes the fields
+    by lower-cased name, so that each lookup after it is one dictionary access.
     """
 
-    __slots__ = ("_fields",)
+    __slots__ = ("_checked", "_fields", "_index")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         self._fields: list[tuple[str, str]] = list(fields)
+        self._index: dict[str, list[str]] | None = None
+        self._checked = False
+        """Set by :func:`check_fields` once they passed: a parsed head is checked only once."""
+
+    def _indexed(self) -> dict[str, list[str]]:
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for field, value in self._fields:
+                values = index.get(field.lower())
+                if values is None:
+                    index[field.lower()] = [value]
+                else:
+                    values.append(value)
+        return index
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
-        key = name.lower()
-        return [value for field, value in self._fields if field.lower() == key]
+        return list(self._indexed().get(name.lower(), ()))
 
     def get(self, name: str) -> str | None:
         """The value of ``name``, repeated fields joined, or None when absent."""
-        values = self.get_all(name)
-        return ", ".join(values) if values else None
+        values = self._indexed().get(name.lower())
+        if values is None:
+            return None
+        return values[0] if len(values) == 1 else ", ".join(values)
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and bool(self.get_all(name))
+        return isinstance(name, str) and name.lower() in self._indexed()
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
 
     def __repr__(self) -> str:
         return f"Headers({self._fields!r})"
@@ -96,6 +117,9 @@ _TOKEN_RE = re.compile(_TOKEN)
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _FIELD_VALUE_RE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 """RFC 9110 §5.5: visible characters, spaces, tabs and obs-text; no NUL, CR, LF or other CTL."""
+_FIELD_LINES_RE = re.compile(rf"(?:{_TOKEN}:[\t\x20-\x7e\x80-\xff]*\r\n)*")
+"""Field lines, each ending in CRLF, that :func:`check_fields` would accept: one pass over a
+whole head instead of two matches per field."""
 
 
 def check_fields(headers: Headers) -> None:
@@ -105,11 +129,27 @@ def check_fields(headers: Headers) -> None:
     Raises:
         BadRequest: The first bad field.
     """
+    if headers._checked:
+        return
     for name, value in headers:
         if not _TOKEN_RE.fullmatch(name):
             raise BadRequest(f"invalid header name {name[:40]!r}")
         if not _FIELD_VALUE_RE.fullmatch(value):
             raise BadRequest(f"control character in header {name[:40]!r}")
+    headers._checked = True
+
+
+def checked_fields(block: str) -> Headers | None:
+    """The fields of ``block``, field lines each ending in CRLF, already checked as
+    :func:`check_fields` would; None if any line is malformed (the caller says which)."""
+    if not _FIELD_LINES_RE.fullmatch(block):
+        return None
+    headers = Headers(
+        (name, value.strip(" \t"))
+        for name, _, value in (line.partition(":") for line in block.split("\r\n")[:-1])
+    )
+    headers._checked = True
+    return headers
 
 
 def parse_token_list(value: str | None) -> list[str]:

@@ -8,6 +8,7 @@ request was sent to defeats that cross-site WebSocket hijacking (RFC 6455 §10.2
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -29,8 +30,12 @@ def _split_host(authority: str) -> tuple[str, int | None]:
         return "", None
 
 
+@functools.lru_cache(maxsize=1024)
 def same_origin(origin: str, host: str) -> bool:
     """Whether the page at ``origin`` is on the host the request was sent to.
+
+    A site's clients send a handful of (origin, host) pairs over and over: the answers are
+    remembered (a bounded cache; it holds only the two strings and the answer).
 
     The host names must match. Ports must match when the Host header names one; when it does
     not, any port of the origin is accepted, so that a TLS-terminating proxy that does not say

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import BadRequest, RequestHeaderTooLarge
-from .headers import Headers, check_fields
+from .headers import Headers, check_fields, checked_fields
 from .limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["HandshakeRequest", "check_head_limits", "find_head_end", "parse_request_head"]
@@ -64,7 +64,23 @@ def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> Handshak
     """
     if len(head) > limits.max_request_head_size + 4:
         raise RequestHeaderTooLarge("request head too large")
-    lines = head.decode("latin-1").split("\r\n")
+    text = head.decode("latin-1")
+    line_end, blank = text.find("\r\n"), text.find("\r\n\r\n")
+    headers = None
+    if 0 <= line_end <= blank:
+        headers = checked_fields(text[line_end + 2 : blank + 2])
+    if headers is None:  # a malformed field (or no blank line): find it, for the message
+        return _parse_strictly(text.split("\r\n"), limits)
+    match = _REQUEST_LINE_RE.fullmatch(text, 0, line_end)
+    if match is None:
+        raise BadRequest(f"malformed request line {text[:line_end][:80]!r}")
+    _check_count(len(headers), limits)
+    method, target, version = match.groups()
+    return HandshakeRequest(method, target, version, headers)
+
+
+def _parse_strictly(lines: list[str], limits: Limits) -> HandshakeRequest:
+    """:func:`parse_request_head` line by line, naming the first line that is malformed."""
     match = _REQUEST_LINE_RE.fullmatch(lines[0])
     if match is None:
         raise BadRequest(f"malformed request line {lines[0][:80]!r}")
@@ -77,11 +93,15 @@ def parse_request_head(head: bytes, limits: Limits = DEFAULT_LIMITS) -> Handshak
         if not colon:
             raise BadRequest(f"malformed header line {line[:80]!r}")
         fields.append((name, value.strip(" \t")))
-    if len(fields) > limits.max_request_headers:
-        raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
+    _check_count(len(fields), limits)
     headers = Headers(fields)
     check_fields(headers)
     return HandshakeRequest(method, target, version, headers)
+
+
+def _check_count(fields: int, limits: Limits) -> None:
+    if fields > limits.max_request_headers:
+        raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
 
 
 def check_head_limits(request: HandshakeRequest, limits: Limits = DEFAULT_LIMITS) -> None:
