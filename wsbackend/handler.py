@@ -112,6 +112,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         if head is None:
             return None
         self._head = head
+        del head  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
         return super().handle_one_request()
 
     def read_requestline(self) -> str:
@@ -141,17 +142,24 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         self.close_connection = True
         initial_data = take_buffered(self.rfile, self.socket)
         self.rfile.close()
+        # The parsed head, twice over, is not needed past the upgrade; every idle WebSocket
+        # would keep both (~1.5 KB) through this handler.
+        del self._head, self.headers
         return self.socket, initial_data
 
     def run_application(self) -> None:
         application: Any = self.application  # type: ignore[has-type]
         if "HTTP_UPGRADE" in self.environ and self._refuses_upgrades():
             self.application = _unavailable
-        elif "HTTP_UPGRADE" in self.environ and not getattr(
-            application, "handles_websocket_upgrades", False
-        ):
-            # Once per server: its legacy sockets share one ``handler.server.clients``.
-            self.application = self.server.application = WebSocketMiddleware(application)
+        elif "HTTP_UPGRADE" in self.environ:
+            if not getattr(application, "handles_websocket_upgrades", False):
+                # Once per server: its legacy sockets share one ``handler.server.clients``.
+                application = self.server.application = WebSocketMiddleware(application)
+            if isinstance(application, WebSocketMiddleware):
+                # Its bound ``__call__``, not the instance: calling an instance re-enters
+                # the interpreter from C, and gevent keeps that C stack on the heap for as
+                # long as the connection waits (~700 B each).
+                self.application = application.__call__
         super().run_application()
 
     def _refuses_upgrades(self) -> bool:
