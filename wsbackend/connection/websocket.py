@@ -82,7 +82,7 @@ class WebSocket(Reading, Timers):
         self._writer = None
         self._drained = Event()
         self._drained.set()
-        sock.settimeout(settings.send_timeout)
+        sock.settimeout(None)  # writes that must wait set their own (see Writing._write)
         with contextlib.suppress(OSError):
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
             # ACK that the peer delays, 40 ms at a time.

@@ -275,12 +275,18 @@ class Writing(ConnectionBase):
         One ``send`` first: it takes the whole of a message the kernel has room for, and
         costs half of gevent's ``sendall``, which looks up the socket's buffer size and the
         time on every call; ``sendall`` only writes what is left.
+
+        The socket has no timeout of its own (see :meth:`_write_rest`), so that first
+        ``send`` is told not to wait (gevent's ``timeout`` argument of 0).
         """
         sock = self._sock
         try:
-            sent = sock.send(data)
+            try:
+                sent = sock.send(data, 0, 0.0)
+            except BlockingIOError:
+                sent = 0
             if sent < len(data):
-                sock.sendall(memoryview(data)[sent:])
+                self._write_rest(memoryview(data)[sent:])
         except TimeoutError:
             log.warning(
                 "%s: peer took no data for %s s; dropping it",
@@ -293,3 +299,18 @@ class Writing(ConnectionBase):
             return True
         self._abort()
         return False
+
+    def _write_rest(self, data: memoryview) -> None:
+        """Wait for the peer to take ``data``, at most ``send_timeout`` seconds.
+
+        The timeout is the socket's only while a write waits: a socket timeout costs every
+        wait on it a timer, and the owner's read waits for as long as the peer is idle (~600
+        B per idle connection). A read that starts meanwhile times out harmlessly, and reads
+        again.
+        """
+        sock = self._sock
+        sock.settimeout(self._settings.send_timeout)
+        try:
+            sock.sendall(data)
+        finally:
+            sock.settimeout(None)
