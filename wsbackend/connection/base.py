@@ -13,7 +13,6 @@ import contextlib
 import logging
 import socket
 import struct
-from collections import deque
 from typing import Any
 
 from ..protocol import (
@@ -57,8 +56,10 @@ class ConnectionBase:
     _sock: Any
     _endpoint: Endpoint
     _settings: ConnectionSettings
-    _messages: deque[Message]
-    """Received messages not yet handed to the application."""
+    _messages: list[Message]
+    """Received messages, read in order by :meth:`~.reading.Reading.receive`. A list, not a
+    deque: cleared, it keeps no array, where an empty deque keeps a 64-slot block (~0.7 KB
+    per idle connection)."""
     _closed: bool
     _aborted: bool
     _reading: bool

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections import deque
 from time import monotonic
 from typing import Any
 
@@ -66,7 +65,8 @@ class WebSocket(Reading, Timers):
         self._sock = sock
         self._endpoint = endpoint
         self._settings = settings
-        self._messages = deque()
+        self._messages = []
+        self._taken = 0
         self._closed = False
         self._aborted = False
         self._reading = False
