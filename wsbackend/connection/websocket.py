@@ -16,7 +16,6 @@ from time import monotonic
 from typing import Any
 
 import gevent
-from gevent.event import Event
 
 from ..protocol import CloseCode, Endpoint, ProtocolVersion, State
 from ..protocol.wire import WireFormat
@@ -80,8 +79,7 @@ class WebSocket(Reading, Timers):
         self._finishing = False
         self._writing = False
         self._writer = None
-        self._drained = Event()
-        self._drained.set()
+        self._drained = None
         sock.settimeout(None)  # writes that must wait set their own (see Writing._write)
         with contextlib.suppress(OSError):
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
