@@ -17,6 +17,7 @@ every protocol version.
 from __future__ import annotations
 
 import functools
+import io
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -37,6 +38,10 @@ __all__ = ["WebSocketHandler", "read_request_head"]
 
 log = logging.getLogger("wsbackend.handler")
 
+_CLOSED_FILE: Any = io.BytesIO()
+_CLOSED_FILE.close()
+"""The request's file once the socket became a WebSocket's (what ``wsgi.input`` then is)."""
+
 
 @functools.lru_cache(maxsize=1)
 def _flash_policy(config: Config) -> bytes | None:
@@ -55,6 +60,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _refused = False
     _at_limit = False
     _head: HandshakeRequest
+    rfile: Any
+    """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -113,6 +120,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         if head is None:
             return None
         self._head = head
+        del head  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
         return super().handle_one_request()
 
     @property
@@ -153,17 +161,26 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         self.close_connection = True
         initial_data = take_buffered(self.rfile, self.socket)
         self.rfile.close()
+        # What only the request needed goes, or every idle WebSocket would keep it through
+        # this handler and its environ: the parsed head, twice over (~1.5 KB), and the
+        # closed file with its buffer objects (~0.5 KB), which one closed stand-in replaces.
+        del self._head, self.headers
+        self.rfile = self.wsgi_input.rfile = self.environ["wsgi.input"] = _CLOSED_FILE
         return self.socket, initial_data
 
     def run_application(self) -> None:
         application: Any = self.application  # type: ignore[has-type]
         if "HTTP_UPGRADE" in self.environ and self._refuses_upgrades():
             self.application = _unavailable
-        elif "HTTP_UPGRADE" in self.environ and not getattr(
-            application, "handles_websocket_upgrades", False
-        ):
-            # Once per server: its legacy sockets share one ``handler.server.clients``.
-            self.application = self.server.application = WebSocketMiddleware(application)
+        elif "HTTP_UPGRADE" in self.environ:
+            if not getattr(application, "handles_websocket_upgrades", False):
+                # Once per server: its legacy sockets share one ``handler.server.clients``.
+                application = self.server.application = WebSocketMiddleware(application)
+            if isinstance(application, WebSocketMiddleware):
+                # Its bound ``__call__``, not the instance: calling an instance re-enters
+                # the interpreter from C, and gevent keeps that C stack on the heap for as
+                # long as the connection waits (~700 B each).
+                self.application = application.__call__
         super().run_application()
 
     def _refuses_upgrades(self) -> bool:

@@ -21,7 +21,7 @@ import tempfile
 from time import monotonic
 from typing import Any
 
-from .capacity import connection_limit, raise_file_limit
+from .capacity import connection_limit, raise_file_limit, untrack_greenlet_tree
 from .config import Config, ConfigError
 
 __all__ = ["check_application", "listen", "load_application", "parse_bind", "serve"]
@@ -107,6 +107,7 @@ def _serve_in_process(name: str, app: Any, listener: socket.socket, config: Conf
     if config.certfile:
         ssl_args = {"certfile": config.certfile, "keyfile": config.keyfile}
     file_limit = raise_file_limit()
+    untrack_greenlet_tree()
     limit = connection_limit(config.max_connections, file_limit)
     WebSocketHandler.max_connections = limit
     log.info("up to %d WebSocket connections (file limit %d)", limit, file_limit)

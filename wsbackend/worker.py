@@ -31,7 +31,13 @@ from typing import Any, ClassVar
 import gevent
 from gunicorn.workers.ggevent import GeventPyWSGIWorker, PyWSGIHandler, PyWSGIServer
 
-from .capacity import AcceptBackoff, accept_pool_size, connection_limit, raise_file_limit
+from .capacity import (
+    AcceptBackoff,
+    accept_pool_size,
+    connection_limit,
+    raise_file_limit,
+    untrack_greenlet_tree,
+)
 from .config import ConfigError, active
 from .connection import LIVE
 from .handler import WebSocketHandler
@@ -95,6 +101,7 @@ class WebSocketWorker(GeventPyWSGIWorker):  # type: ignore[misc]
             self.log.error("wsbackend: %s", exc)
             sys.exit(WORKER_BOOT_ERROR)
         file_limit = raise_file_limit()
+        untrack_greenlet_tree()
         # WSBACKEND_MAX_CONNECTIONS wins over gunicorn's --worker-connections (default 1000).
         configured: int = active().max_connections or self.cfg.worker_connections
         limit = connection_limit(configured, file_limit)

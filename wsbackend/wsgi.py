@@ -205,10 +205,9 @@ class WebSocketMiddleware:
         if self.metrics_path is not None and environ.get("PATH_INFO") == self.metrics_path:
             return metrics_endpoint(environ, start_response)
         if "HTTP_UPGRADE" in environ:
-            view = self.proxies.resolve(environ)
-            request = _request(environ, view.host)
-            if is_upgrade_request(request):
-                return self._upgrade(environ, request, view, start_response)
+            upgraded = self._upgrade(environ, start_response)
+            if upgraded is not None:
+                return upgraded
         if self.site_app is None:
             return respond(start_response, "404 Not Found", "Only WebSocket connections here.")
         return self.site_app(environ, start_response)
@@ -269,12 +268,17 @@ class WebSocketMiddleware:
         )
 
     def _upgrade(
-        self,
-        environ: dict[str, Any],
-        request: HandshakeRequest,
-        view: ClientView,
-        start_response: StartResponse,
-    ) -> Iterable[bytes]:
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes] | None:
+        """Serve an upgrade request until its connection ends; None if it is not one.
+
+        This frame lasts as long as the connection: what only the handshake needs is dropped
+        before the session starts, or every idle connection would keep it (~1.5 KB).
+        """
+        view = self.proxies.resolve(environ)
+        request = _request(environ, view.host)
+        if not is_upgrade_request(request):
+            return None
         peer = peer_name(environ)
         host_upgraded = environ.get("wsgi.websocket") is not None
         if host_upgraded and self.registry is None and self.site_app is not None:
@@ -298,20 +302,24 @@ class WebSocketMiddleware:
         websocket = self._open(
             transport.socket, transport.initial_data, transport.handshake_sent, accepted, peer
         )
+        response = transport.response
         if websocket is None:
-            return transport.response
+            return response
         app = None if self.registry is None else self.registry.app_for(accepted.subprotocol)
         app_name = "-" if app is None else type(app).__name__
-        session = Session.start(websocket, view.remote_addr, environ, app_name)
+        remote_addr = view.remote_addr
+        version = request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        del request, view, accepted, transport
+        session = Session.start(websocket, remote_addr, environ, app_name)
         try:
             if app is None:
-                self._run_site_app(environ, websocket, request)
+                self._run_site_app(environ, websocket, version)
             else:
-                run_session(app, Client(websocket, environ, view.remote_addr, app.directory))
+                run_session(app, Client(websocket, environ, remote_addr, app.directory))
         finally:
             websocket.release()
             session.end()
-        return transport.response
+        return response
 
     def _open(
         self,
@@ -340,16 +348,13 @@ class WebSocketMiddleware:
         )
         return WebSocket(sock, endpoint, self.settings, initial_data, peer, accepted.subprotocol)
 
-    def _run_site_app(
-        self, environ: dict[str, Any], websocket: WebSocket, request: HandshakeRequest
-    ) -> None:
-        """gevent-websocket style: the site's application drives ``environ["wsgi.websocket"]``."""
+    def _run_site_app(self, environ: dict[str, Any], websocket: WebSocket, version: str) -> None:
+        """gevent-websocket style: the site's application drives ``environ["wsgi.websocket"]``,
+        and reads ``environ["wsgi.websocket_version"]`` (the request's version header)."""
         assert self.site_app is not None and self.legacy_server is not None
         with self.legacy_server.connected(websocket, environ) as legacy:
             environ["wsgi.websocket"] = legacy
-            environ["wsgi.websocket_version"] = (
-                request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
-            )
+            environ["wsgi.websocket_version"] = version
             result = self.site_app(environ, lambda status, headers, exc_info=None: None)
             try:
                 for _ in result:

@@ -268,3 +268,26 @@ def test_an_idle_connection_keeps_no_greenlet() -> None:
     for websocket, peer in pairs:
         peer.sock.close()
         websocket.release()
+
+
+def test_a_waiting_read_arms_no_timer_and_a_stuck_write_still_times_out() -> None:
+    """The socket has a timeout only while a write waits: an idle read costs no timer, and a
+    peer that takes nothing is still dropped after ``send_timeout``."""
+
+    def timeouts() -> int:
+        gc.collect()
+        return sum(isinstance(obj, gevent.Timeout) for obj in gc.get_objects())
+
+    websocket, _peer = pair(send_timeout=0.5, max_send_buffer=64 << 20, max_send_burst=128 << 20)
+    before = timeouts()
+    reader = gevent.spawn(websocket.receive)
+    gevent.sleep(0.05)
+    assert timeouts() == before
+    big = "x" * (1 << 20)
+    with gevent.Timeout(10):
+        while not websocket.closed:  # fills the kernel's buffers, then waits
+            with contextlib.suppress(ConnectionClosed):
+                websocket.send(big)
+    assert reader.get(timeout=2) is None
+    assert websocket.close_code == 1006
+    websocket.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import zlib
 
 import pytest
@@ -190,3 +191,41 @@ def test_rsv1_on_a_continuation_frame_fails_with_1002() -> None:
     assert len(events) == 1
     assert isinstance(events[0], Closed)
     assert events[0].code == 1002
+
+
+def zlib_state(codec: PerMessageDeflate) -> list[str]:
+    """The zlib objects the codec holds, by type name (what each idle connection would keep)."""
+    return sorted(type(obj).__name__ for obj in gc.get_referents(codec) if _is_zlib(obj))
+
+
+def _is_zlib(obj: object) -> bool:
+    return type(obj) in (type(zlib.compressobj()), type(zlib.decompressobj()))
+
+
+class TestLazyState:
+    """zlib's state is made when compressed data flows, and dropped when it restarts anyway."""
+
+    HELLO = client_frame(Opcode.TEXT, bytes.fromhex("f248cdc9c90700"), rsv1=True)
+
+    def test_idle_connection_holds_none(self) -> None:
+        codec = PerMessageDeflate(DeflateParameters())
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, deflate=codec)
+        feed(endpoint, client_frame(Opcode.PING, b"x"))
+        assert zlib_state(codec) == []
+
+    def test_made_by_the_first_message_each_way(self) -> None:
+        codec = PerMessageDeflate(DeflateParameters())
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, deflate=codec)
+        assert feed(endpoint, self.HELLO) == [TextMessage("Hello")]
+        assert zlib_state(codec) == ["Decompress"]
+        endpoint.send_text("Hello")
+        assert zlib_state(codec) == ["Compress", "Decompress"]
+
+    def test_no_context_takeover_keeps_none_between_messages(self) -> None:
+        params = DeflateParameters(server_no_context_takeover=True, client_no_context_takeover=True)
+        codec = PerMessageDeflate(params)
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, deflate=codec)
+        assert feed(endpoint, self.HELLO * 2) == [TextMessage("Hello")] * 2
+        endpoint.send_text("Hello")
+        assert endpoint.data_to_send() == bytes.fromhex("c107f248cdc9c90700")
+        assert zlib_state(codec) == []

@@ -28,6 +28,9 @@ class Reading(ConnectionBase):
     """Receiving messages, for the one greenlet that owns the connection."""
 
     _key_deadline: float
+    _taken: int
+    """How many of ``_messages`` the application already has; the list is cleared once it has
+    them all, so a non-empty list always holds some not yet taken."""
     _turn_messages: int
     _turn_bytes: int
     _wait_first: bool
@@ -45,7 +48,13 @@ class Reading(ConnectionBase):
             if self._closed:
                 return None
             self._read()
-        message = messages.popleft()
+        taken = self._taken
+        message = messages[taken]
+        taken += 1
+        if taken == len(messages):
+            messages.clear()  # frees the list's array: an idle connection keeps an empty list
+            taken = 0
+        self._taken = taken
         self._turn_messages += 1
         if self._turn_messages >= self._settings.turn_messages:
             self._end_turn()

@@ -85,7 +85,7 @@ class Timers(Writing):
                 self._sock.sendall(close_frame)
         self._process_events(write_now=False)
         self._aborted = True
-        self._drained.set()
+        self._wake_drained()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import socket
-from collections import deque
 from time import monotonic
 from typing import Any
 
 import gevent
-from gevent.event import Event
 from gevent.ssl import SSLSocket
 
 from ..protocol import CloseCode, Endpoint, ProtocolVersion, State
@@ -67,7 +65,8 @@ class WebSocket(Reading, Timers):
         self._sock = sock
         self._endpoint = endpoint
         self._settings = settings
-        self._messages = deque()
+        self._messages = []
+        self._taken = 0
         self._closed = False
         self._aborted = False
         self._reading = False
@@ -83,8 +82,7 @@ class WebSocket(Reading, Timers):
         self._finishing = False
         self._writing = False
         self._writer = None
-        self._drained = Event()
-        self._drained.set()
+        self._drained = None
         # No socket timeout: a read waits for the peer as long as keepalive lets it (a timeout
         # would arm a timer on every wait), and writes carry their own deadline.
         sock.settimeout(None)

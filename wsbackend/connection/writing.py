@@ -14,6 +14,7 @@ from time import monotonic
 from typing import Any
 
 import gevent
+from gevent.event import Event
 
 from ..protocol import CloseCode, InvalidState, State
 from .base import ConnectionBase, Message, log
@@ -244,7 +245,7 @@ class Writing(ConnectionBase):
             self._writing = False
         if self._queued <= self._settings.max_send_buffer:
             self._over_since = None
-            self._drained.set()
+            self._wake_drained()
         self._shut_if_written()
 
     def _write_backlog(self) -> None:
@@ -265,16 +266,21 @@ class Writing(ConnectionBase):
             return True  # the usual case at the end: no timer to arm and cancel
         with gevent.Timeout(timeout, False):
             while self._writing or self._writer is not None:
-                self._drained.clear()
-                self._drained.wait()
+                self._await_drained()
             return True
         return False
 
     def _wait_drained(self) -> None:
         limit = self._settings.max_send_buffer
         while self._queued > limit and not self._aborted:
-            self._drained.clear()
-            self._drained.wait()
+            self._await_drained()
+
+    def _await_drained(self) -> None:
+        drained = self._drained
+        if drained is None:
+            drained = self._drained = Event()
+        drained.clear()
+        drained.wait()
 
     def _write(self, data: bytes) -> bool:
         """Write ``data`` whole; False (and the connection dropped) if the peer cannot take it
