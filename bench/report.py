@@ -17,7 +17,7 @@ from typing import Any
 BASELINE = "gevent-websocket"
 START, END = "<!-- suite:start -->", "<!-- suite:end -->"
 PACKAGES = {
-    "wsbackend": ("wsbackend", "gunicorn", "gevent", "wsaccel"),
+    "wsbackend": ("wsbackend", "gunicorn", "gevent", "websockets"),
     "gevent-websocket": ("gevent-websocket",),
     "simple-websocket": ("simple-websocket",),
     "uvicorn": ("uvicorn", "uvloop", "httptools"),
