@@ -24,6 +24,22 @@ SLOW_READER_REASON = "too slow to read"
 """The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
 
 
+WRITE_APART = 64 * 1024
+"""From this size on, a message's payload is written on its own after its header, never
+joined to other bytes: joining copies it, ~0.1 ms per MiB, where one more write costs ~2 us."""
+
+
+def _next_batch(out: list[bytes]) -> bytes:
+    """Take the next write off a queue that may hold a large piece: the pieces before the
+    first large one, joined, or that piece alone."""
+    end = next((i for i, piece in enumerate(out) if len(piece) >= WRITE_APART), len(out))
+    if end == 0:
+        return out.pop(0)
+    data = b"".join(out[:end])
+    del out[:end]
+    return data
+
+
 def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> Message:
     """gevent-websocket's ``send(message, binary)``: the type ``binary`` asks for."""
     if binary:
@@ -64,7 +80,13 @@ class Writing(ConnectionBase):
         elif not isinstance(message, str | bytes):
             message = bytes(message)
         try:
-            data = self._endpoint.frame_message(message)
+            if len(message) < WRITE_APART:
+                data = self._endpoint.frame_message(message)
+            else:
+                head, data = self._endpoint.frame_message_apart(message)
+                if head:  # queued unwritten: _enqueue writes it with the payload
+                    self._out.append(head)
+                    self._queued += len(head)
         except InvalidState:
             self._send_queued(message)
             self.messages_sent += 1
@@ -228,8 +250,11 @@ class Writing(ConnectionBase):
         self._writing = True
         try:
             while out and not self._aborted:
-                data = b"".join(out) if len(out) > 1 else out[0]
-                out.clear()
+                if len(out) > 1 and self._queued >= WRITE_APART:
+                    data = _next_batch(out)
+                else:
+                    data = b"".join(out) if len(out) > 1 else out[0]
+                    out.clear()
                 written = self._write(data)
                 self._queued -= len(data)
                 if not written:
