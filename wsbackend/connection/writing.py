@@ -47,6 +47,45 @@ def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> 
     return message if isinstance(message, str) else bytes(message).decode("utf-8")
 
 
+class _Flusher:
+    """One greenlet that writes what broadcasts queued for many connections.
+
+    A broadcast queues one frame for each of a thousand peers; a writer greenlet for each
+    would cost a spawn and two switches per peer and message. Instead those connections wait
+    here, and one greenlet, which runs once the broadcaster yields, gives each one write that
+    never blocks (a burst of broadcasts goes out joined); a peer whose socket is full gets a
+    writer greenlet of its own for the rest, so that it holds up nobody.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[Writing] = []
+        self._greenlet: Any = None
+
+    def add(self, connection: Writing) -> _Flusher:
+        """Give ``connection`` a write soon; returns the marker its ``_writer`` holds."""
+        self._waiting.append(connection)
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._run)
+        return self
+
+    def kill(self, block: bool = False) -> None:
+        """What stopping a connection's writer means here: nothing, since the flusher skips
+        a connection that was aborted meanwhile."""
+
+    def _run(self) -> None:
+        try:
+            while self._waiting:
+                waiting, self._waiting = self._waiting, []
+                for connection in waiting:
+                    try:
+                        connection._write_nowait()
+                    except Exception:  # a bug with one peer must not strand the others
+                        log.exception("%s: write failed", connection.peer)
+                        connection._abort()
+        finally:
+            self._greenlet = None
+
+
 class Writing(ConnectionBase):
     """Sending messages from any greenlet, and the writer greenlet that sends batches."""
 
@@ -57,7 +96,8 @@ class Writing(ConnectionBase):
     _writing: bool
     """True while some greenlet is in ``sendall``: others only queue."""
     _writer: Any
-    """The writer greenlet while there is a backlog; None otherwise."""
+    """The writer greenlet while there is a backlog, or the flusher while this connection
+    waits for it; None otherwise."""
 
     @property
     def buffered_amount(self) -> int:
@@ -154,7 +194,8 @@ class Writing(ConnectionBase):
     def _admit_broadcast(self, size: int) -> bool:
         """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
         leave too far behind is cut off instead (see :meth:`_within_burst`)."""
-        if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
+        state = self._endpoint.state
+        if self._closed or (state is not State.OPEN and state is not State.AWAITING_KEY3):
             return False
         queued = self._queued + size
         if queued <= self._settings.max_send_buffer:
@@ -241,8 +282,10 @@ class Writing(ConnectionBase):
             return
         if write_now and not self._messages:
             self._write_out()
-        else:
+        elif write_now:
             self._writer = gevent.spawn(self._write_backlog)
+        else:
+            self._writer = _FLUSHER.add(self)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -262,6 +305,9 @@ class Writing(ConnectionBase):
                 self.bytes_sent += len(data)
         finally:
             self._writing = False
+        self._after_write()
+
+    def _after_write(self) -> None:
         if self._queued <= self._settings.max_send_buffer:
             self._over_since = None
             self._drained.set()
@@ -273,6 +319,41 @@ class Writing(ConnectionBase):
             self._write_out()
         finally:
             self._writer = None
+
+    def _write_nowait(self) -> None:
+        """The flusher's visit (see :class:`_Flusher`): write what the socket takes at once;
+        what it does not take goes to a writer greenlet of this connection's own."""
+        self._writer = None
+        out = self._out
+        if self._writing or self._aborted or not out:
+            self._drained.set()  # whoever writes or aborted wakes the waiters again after
+            return
+        if len(out) > 1 and self._queued >= WRITE_APART:
+            data = _next_batch(out)
+        else:
+            data = b"".join(out) if len(out) > 1 else out[0]
+            out.clear()
+        sock = self._sock
+        sock.settimeout(0.0)  # gevent raises instead of waiting for room
+        try:
+            sent = sock.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError as exc:
+            log.debug("%s: write failed: %s", self.peer, exc)
+            self._queued -= len(data)
+            self._abort()
+            return
+        finally:
+            sock.settimeout(self._settings.send_timeout)
+        self._queued -= sent
+        self.bytes_sent += sent
+        if sent < len(data):
+            out.insert(0, data[sent:])
+        if out:
+            self._writer = gevent.spawn(self._write_backlog)
+        else:
+            self._after_write()
 
     def _shut_if_written(self) -> None:
         """Send our FIN once the connection is finished and its last frame is out."""
@@ -318,3 +399,6 @@ class Writing(ConnectionBase):
             return True
         self._abort()
         return False
+
+
+_FLUSHER = _Flusher()
