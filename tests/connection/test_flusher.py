@@ -7,8 +7,9 @@ import contextlib
 import gc
 
 import gevent
+import gevent.event
 import greenlet
-from gevent import socket
+from gevent import socket, ssl
 
 from tests.servers import TIME_UNIT
 from wsbackend.connection import ConnectionSettings, WebSocket
@@ -85,3 +86,56 @@ def test_release_while_waiting_for_the_flusher_returns() -> None:
     with contextlib.suppress(OSError):
         assert texts(sock, 1) == ["last words"]
     sock.close()
+
+
+class FullTlsSocket:
+    """A TLS socket with no room until ``room`` is set: at timeout 0 its ``send`` raises
+    SSLWantWriteError, as gevent's SSLSocket does, and otherwise waits."""
+
+    def __init__(self) -> None:
+        self.timeout: float | None = None
+        self.room = gevent.event.Event()
+        self.written: list[bytes] = []
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeout = timeout
+
+    def setsockopt(self, *args: object) -> None:
+        pass
+
+    def send(self, data: bytes) -> int:
+        if not self.room.is_set():
+            if self.timeout == 0.0:
+                raise ssl.SSLWantWriteError("The operation did not complete (write)")
+            self.room.wait()
+        self.written.append(bytes(data))
+        return len(data)
+
+    def sendall(self, data: bytes) -> None:
+        self.send(data)
+
+    def recv(self, size: int) -> bytes:
+        return b""
+
+    def shutdown(self, how: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_full_tls_socket_is_left_to_its_writer_not_dropped() -> None:
+    """Over TLS a full socket says SSLWantWriteError, not BlockingIOError (fails before:
+    the peer was dropped as if the write had failed)."""
+    sock = FullTlsSocket()
+    settings = ConnectionSettings(close_timeout=0.5, ping_interval=None)
+    websocket = WebSocket(sock, Endpoint(ProtocolVersion.RFC_6455), settings)
+    frame = encode_frame(Opcode.TEXT, b"waits for room")
+    assert websocket.send_prepared(frame)
+    gevent.sleep(0.05)  # the flusher's visit finds no room
+    assert websocket.close_code is None
+    assert isinstance(websocket._writer, gevent.Greenlet)
+    sock.room.set()
+    gevent.sleep(0.05)
+    assert sock.written == [frame]
+    websocket.release()

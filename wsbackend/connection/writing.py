@@ -10,6 +10,7 @@ writer greenlet.
 
 from __future__ import annotations
 
+from ssl import SSLWantReadError, SSLWantWriteError
 from time import monotonic
 from typing import Any
 
@@ -337,7 +338,7 @@ class Writing(ConnectionBase):
         sock.settimeout(0.0)  # gevent raises instead of waiting for room
         try:
             sent = sock.send(data)
-        except BlockingIOError:
+        except (BlockingIOError, SSLWantReadError, SSLWantWriteError):  # TLS says it so
             sent = 0
         except OSError as exc:
             log.debug("%s: write failed: %s", self.peer, exc)
