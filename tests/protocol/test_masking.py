@@ -35,7 +35,7 @@ def test_a_view_into_read_bytes_unmasks_like_a_copy(data: bytes, mask: bytes, sk
 
 _WITHOUT_ACCELERATOR = """
 import sys
-sys.modules["websockets.speedups"] = None  # what an install without the C extension looks like
+sys.modules["websockets"] = None  # an install without websockets' C extension looks the same
 from wsbackend.protocol import Endpoint, ProtocolVersion, Side, masking
 assert not masking.ACCELERATED and masking.apply_mask is masking.apply_mask_pure
 client = Endpoint(ProtocolVersion.RFC_6455, Side.CLIENT)

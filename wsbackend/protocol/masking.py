@@ -10,6 +10,8 @@ not wsaccel.
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 from collections.abc import Callable
 
 __all__ = ["ACCELERATED", "Maskable", "apply_mask", "apply_mask_pure"]
@@ -48,10 +50,19 @@ def apply_mask_pure(data: Maskable, mask: bytes) -> bytes:
 
 
 def _load_accelerated() -> Callable[[Maskable, bytes], bytes] | None:
-    try:
-        from websockets.speedups import apply_mask as accelerated
-    except ImportError:
+    """websockets' C function, loaded from its extension file alone: importing
+    ``websockets.speedups`` would first run the package's ``__init__``, which pulls in socket
+    and threading, modules this sans-IO layer keeps out (tests/test_layers.py)."""
+    package = importlib.util.find_spec("websockets")  # finds, does not import
+    if package is None or not package.submodule_search_locations:
         return None
+    locations = list(package.submodule_search_locations)
+    spec = importlib.machinery.PathFinder.find_spec("websockets.speedups", locations)
+    if spec is None or not isinstance(spec.loader, importlib.machinery.ExtensionFileLoader):
+        return None  # no compiled extension: a source install without a compiler
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    accelerated: Callable[[Maskable, bytes], bytes] = module.apply_mask
     if accelerated(b"\x00\x00\x00\x00\x00", b"\x01\x02\x03\x04") != b"\x01\x02\x03\x04\x01":
         return None  # not the function we measured: a private module may change
     return accelerated
