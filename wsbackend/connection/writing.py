@@ -15,6 +15,7 @@ from time import monotonic
 from typing import Any
 
 import gevent
+from gevent.socket import socket as GeventSocket
 
 from ..protocol import CloseCode, InvalidState, State
 from .base import ConnectionBase, Message, log
@@ -321,6 +322,22 @@ class Writing(ConnectionBase):
         finally:
             self._writer = None
 
+    def _send_nowait(self, data: bytes) -> int:
+        """One ``send`` that never waits for room: how much the socket took, 0 when full."""
+        sock = self._sock
+        if type(sock) is GeventSocket:
+            try:
+                return int(sock.send(data, 0, 0.0))  # a timeout of 0 for this call alone
+            except BlockingIOError:
+                return 0
+        sock.settimeout(0.0)  # gevent's TLS socket heeds only its own timeout; 2 us more
+        try:
+            return int(sock.send(data))
+        except (BlockingIOError, SSLWantReadError, SSLWantWriteError):
+            return 0
+        finally:
+            sock.settimeout(self._settings.send_timeout)
+
     def _write_nowait(self) -> None:
         """The flusher's visit (see :class:`_Flusher`): write what the socket takes at once;
         what it does not take goes to a writer greenlet of this connection's own."""
@@ -334,19 +351,13 @@ class Writing(ConnectionBase):
         else:
             data = b"".join(out) if len(out) > 1 else out[0]
             out.clear()
-        sock = self._sock
-        sock.settimeout(0.0)  # gevent raises instead of waiting for room
         try:
-            sent = sock.send(data)
-        except (BlockingIOError, SSLWantReadError, SSLWantWriteError):  # TLS says it so
-            sent = 0
+            sent = self._send_nowait(data)
         except OSError as exc:
             log.debug("%s: write failed: %s", self.peer, exc)
             self._queued -= len(data)
             self._abort()
             return
-        finally:
-            sock.settimeout(self._settings.send_timeout)
         self._queued -= sent
         self.bytes_sent += sent
         if sent < len(data):
