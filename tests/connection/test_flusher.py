@@ -1,4 +1,4 @@
-"""Broadcast writes (wsbackend/connection/writing.py's flusher): one greenlet writes what a
+"""Broadcast writes (wsbackend/connection/flushing.py and writing.py): one greenlet writes what a
 broadcast queued for many peers, and a peer whose socket is full gets a writer of its own."""
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from gevent.socket import socket as GeventSocket
 
 from ..protocol import CloseCode, InvalidState, State
 from .base import ConnectionBase, Message, log
+from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
 
@@ -47,45 +48,6 @@ def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> 
     if binary:
         return message.encode("utf-8") if isinstance(message, str) else bytes(message)
     return message if isinstance(message, str) else bytes(message).decode("utf-8")
-
-
-class _Flusher:
-    """One greenlet that writes what broadcasts queued for many connections.
-
-    A broadcast queues one frame for each of a thousand peers; a writer greenlet for each
-    would cost a spawn and two switches per peer and message. Instead those connections wait
-    here, and one greenlet, which runs once the broadcaster yields, gives each one write that
-    never blocks (a burst of broadcasts goes out joined); a peer whose socket is full gets a
-    writer greenlet of its own for the rest, so that it holds up nobody.
-    """
-
-    def __init__(self) -> None:
-        self._waiting: list[Writing] = []
-        self._greenlet: Any = None
-
-    def add(self, connection: Writing) -> _Flusher:
-        """Give ``connection`` a write soon; returns the marker its ``_writer`` holds."""
-        self._waiting.append(connection)
-        if self._greenlet is None:
-            self._greenlet = gevent.spawn(self._run)
-        return self
-
-    def kill(self, block: bool = False) -> None:
-        """What stopping a connection's writer means here: nothing, since the flusher skips
-        a connection that was aborted meanwhile."""
-
-    def _run(self) -> None:
-        try:
-            while self._waiting:
-                waiting, self._waiting = self._waiting, []
-                for connection in waiting:
-                    try:
-                        connection._write_nowait()
-                    except Exception:  # a bug with one peer must not strand the others
-                        log.exception("%s: write failed", connection.peer)
-                        connection._abort()
-        finally:
-            self._greenlet = None
 
 
 class Writing(ConnectionBase):
@@ -287,7 +249,7 @@ class Writing(ConnectionBase):
         elif write_now:
             self._writer = gevent.spawn(self._write_backlog)
         else:
-            self._writer = _FLUSHER.add(self)
+            self._writer = FLUSHER.add(self)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -339,8 +301,8 @@ class Writing(ConnectionBase):
             sock.settimeout(self._settings.send_timeout)
 
     def _write_nowait(self) -> None:
-        """The flusher's visit (see :class:`_Flusher`): write what the socket takes at once;
-        what it does not take goes to a writer greenlet of this connection's own."""
+        """The flusher's visit (see :class:`~.flushing.Flusher`): write what the socket takes
+        at once; what it does not take goes to a writer greenlet of this connection's own."""
         self._writer = None
         out = self._out
         if self._writing or self._aborted or not out:
@@ -411,6 +373,3 @@ class Writing(ConnectionBase):
             return True
         self._abort()
         return False
-
-
-_FLUSHER = _Flusher()
