@@ -1,4 +1,5 @@
-"""Masking options measured against each other: wsaccel (C) and the pure-Python candidates.
+"""Masking options measured against each other: websockets' and wsaccel's C functions (the
+first is what ``wsbackend.protocol.masking`` uses) and the pure-Python candidates.
 
 Run: ``python bench/bench_masking.py``. Prints the median time per call for each payload size and
 each implementation, and the ratio to the pure fallback that ``wsbackend.protocol.masking`` uses.
@@ -37,10 +38,16 @@ def candidates() -> dict[str, object]:
         "bytewise": mask_bytewise,
     }
     try:
+        from websockets.speedups import apply_mask
+    except ImportError:
+        pass
+    else:
+        found["websockets (C)"] = apply_mask
+    try:
         from wsaccel.xormask import XorMaskerSimple
     except ImportError:
         return found
-    found["wsaccel"] = lambda data, mask: XorMaskerSimple(mask).process(data)
+    found["wsaccel (C)"] = lambda data, mask: XorMaskerSimple(mask).process(data)
     return found
 
 

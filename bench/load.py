@@ -156,11 +156,49 @@ async def raw_open(port: int, head: bytes, answer_extra: int = 0, **echo: Any) -
     return client
 
 
-async def measure(tally: Tally, warmup: float, seconds: float) -> float:
-    await asyncio.sleep(warmup)
-    start_count, start = tally.count, time.perf_counter()
-    await asyncio.sleep(seconds)
-    return (tally.count - start_count) / (time.perf_counter() - start)
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (utime + stime of all its threads), from /proc."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Window:
+    """What a measurement window cost: wall time, the server's CPU time and the client's own."""
+
+    server_pid: int
+    wall: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+
+    async def run(self, seconds: float) -> None:
+        server, client, start = (
+            cpu_seconds(self.server_pid),
+            time.process_time(),
+            time.perf_counter(),
+        )
+        await asyncio.sleep(seconds)
+        self.wall = time.perf_counter() - start
+        self.server_cpu = cpu_seconds(self.server_pid) - server
+        self.client_cpu = time.process_time() - client
+
+    def report(self, operations: int) -> dict[str, Any]:
+        """The rate, and the operations per server CPU second: the fair figure when the
+        client, not the server, is what runs out of CPU."""
+        return {
+            "rate": operations / self.wall,
+            "per_server_cpu_s": operations / self.server_cpu if self.server_cpu else 0.0,
+            "server_busy": self.server_cpu / self.wall,
+            "client_busy": self.client_cpu / self.wall,
+        }
+
+
+async def measure(tally: Tally, spec: dict[str, Any]) -> dict[str, Any]:
+    await asyncio.sleep(spec["warmup"])
+    window, start_count = Window(spec["server_pid"]), tally.count
+    await window.run(spec["seconds"])
+    return window.report(tally.count - start_count)
 
 
 async def echo(spec: dict[str, Any]) -> dict[str, Any]:
@@ -191,14 +229,14 @@ async def echo(spec: dict[str, Any]) -> dict[str, Any]:
             clients.append(
                 await raw_open(spec["port"], head, extra, echo_size=size, batcher=batcher)
             )
-    rate = await measure(tally, spec["warmup"], spec["seconds"])
+    result = await measure(tally, spec)
     for client in clients:
         if isinstance(client, RawClient):
             assert client.transport is not None
             client.transport.close()
         else:
             client.disconnect()
-    return {"rate": rate, "mb_per_s": rate * len(payload) / 1e6}
+    return {**result, "mb_per_s": result["rate"] * len(payload) / 1e6}
 
 
 class Receiver(WSListener):
@@ -269,12 +307,11 @@ async def broadcast(spec: dict[str, Any]) -> dict[str, Any]:
         fanout.sent += 1
         fanout.send()
     await asyncio.sleep(spec["warmup"])
-    start_delivered, start = fanout.delivered, time.perf_counter()
-    await asyncio.sleep(spec["seconds"])
-    rate = (fanout.delivered - start_delivered) / (time.perf_counter() - start)
+    window, start_delivered = Window(spec["server_pid"]), fanout.delivered
+    await window.run(spec["seconds"])
     for transport in transports:
         transport.disconnect()
-    return {"rate": rate}
+    return window.report(fanout.delivered - start_delivered)
 
 
 def rss_kb(pid: int) -> int:
@@ -333,9 +370,9 @@ async def handshakes(spec: dict[str, Any]) -> dict[str, Any]:
             tally.count += 1
 
     workers = [asyncio.ensure_future(worker()) for _ in range(spec["connections"])]
-    rate = await measure(tally, spec["warmup"], spec["seconds"])
+    result = await measure(tally, spec)
     await asyncio.wait_for(asyncio.gather(*workers), 60)
-    return {"rate": rate}
+    return result
 
 
 SCENARIOS = {"echo": echo, "broadcast": broadcast, "idle": idle, "handshakes": handshakes}

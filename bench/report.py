@@ -17,7 +17,7 @@ from typing import Any
 BASELINE = "gevent-websocket"
 START, END = "<!-- suite:start -->", "<!-- suite:end -->"
 PACKAGES = {
-    "wsbackend": ("wsbackend", "gunicorn", "gevent", "wsaccel"),
+    "wsbackend": ("wsbackend", "gunicorn", "gevent", "websockets"),
     "gevent-websocket": ("gevent-websocket",),
     "simple-websocket": ("simple-websocket",),
     "uvicorn": ("uvicorn", "uvloop", "httptools"),
@@ -26,6 +26,8 @@ PACKAGES = {
     "raw gevent ceiling": (),
 }
 CLIENT_LIMIT = 0.9
+SERVER_CPU = "per_server_cpu_s"
+"""The figure of a row that divides by the server's CPU time, where the client cannot limit."""
 
 
 def version(package: str) -> str:
@@ -42,12 +44,14 @@ class Results:
     values: dict[tuple[str, str, str], list[float]] = field(default_factory=dict)
     notes: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
-    def add(self, scenario: str, peer: str, variant: str, outcome: dict[str, Any]) -> None:
+    def add(
+        self, scenario: str, peer: str, variant: str, outcome: dict[str, Any], figure: str
+    ) -> None:
         key = (scenario, peer, variant)
         if "error" in outcome:
             self.notes[key] = "failed: " + str(outcome["error"])
             return
-        value = outcome["mb_per_s"] if scenario == "echo1m" else outcome["rate"]
+        value = outcome[figure]
         self.values.setdefault(key, []).append(float(value))
         if "note" in outcome:
             self.notes[key] = str(outcome["note"])
@@ -69,7 +73,8 @@ class Results:
             text += " †"
         elif note:
             text += f" ({note})"
-        if top and not scenario.lower_is_better and value >= CLIENT_LIMIT * top and top > 0:
+        by_rate = not scenario.lower_is_better and scenario.figure != SERVER_CPU
+        if top and by_rate and value >= CLIENT_LIMIT * top and top > 0:
             text += " ≈"
         return text
 
@@ -100,7 +105,8 @@ class Results:
             f"{args.warmup:g} s of warm-up (idle memory: {min(args.memory_rounds, args.completed)} "
             f"round(s), RSS is steady); connection counts x{args.scale:g}. In brackets: the "
             "ratio to gevent-websocket. ≈ marks figures within 10% of the best in their row: "
-            "there the load client may be the limit.",
+            "there the load client may be the limit. Rows per server CPU second divide by the "
+            "serving process's own CPU time, which the client cannot limit.",
             "",
             "| scenario | unit | " + " | ".join(shown) + " |",
             "|---|---|" + "---:|" * len(shown),

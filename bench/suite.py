@@ -26,7 +26,7 @@ from pathlib import Path
 
 import processes
 from load import request_head
-from report import Results, load_average, write_readme
+from report import SERVER_CPU, Results, load_average, write_readme
 
 BENCH = Path(__file__).resolve().parent
 PEERS_DIR = BENCH / "peers"
@@ -102,6 +102,8 @@ class Scenario:
     peers: tuple[str, ...] = ()
     lower_is_better: bool = False
     scaled: tuple[str, ...] = field(default=("connections",))
+    figure: str = "rate"
+    """Which of the load client's figures the row shows."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -124,11 +126,13 @@ SCENARIOS: dict[str, Scenario] = {
         "1 MiB echo (binary), 4 conns x 1",
         "MB/s",
         {"kind": "echo", "size": 1 << 20, "binary": True, "connections": 4, "window": 1},
+        figure="mb_per_s",
     ),
     "broadcast": Scenario(
         "broadcast 32 B, 1 sender -> 1,000 clients, 8 in flight",
-        "deliveries/s",
+        "deliveries per server CPU s",
         {"kind": "broadcast", "size": 32, "connections": 1000, "window": 8},
+        figure=SERVER_CPU,
     ),
     "handshakes": Scenario(
         "handshakes/s (open, upgrade, close frame), 20 at once",
@@ -287,7 +291,7 @@ def main() -> None:
                     outcome = measure(name, peer, variant, args)
                 except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
                     outcome = {"error": str(error).strip().splitlines()[-1][:200]}
-                results.add(name, peer, variant, outcome)
+                results.add(name, peer, variant, outcome, SCENARIOS[name].figure)
                 print(
                     f"round {round_number + 1} {name:>16} {peer:>18} {variant:>8} {outcome}",
                     flush=True,

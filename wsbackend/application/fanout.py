@@ -1,7 +1,8 @@
 """Delivering one message to many clients: framed once per wire format, queued, never waited on.
 
-Each connection's writer greenlet does the writing, so the broadcaster never blocks on a slow
-peer; a peer whose queue overflows is closed (1008) by the connection layer.
+The connection layer writes them out after the broadcaster yields, one greenlet for all the
+peers (a writer of its own only for a peer whose socket is full), so the broadcaster never
+blocks on a slow peer; a peer whose queue overflows is closed (1008) by the connection layer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = ["deliver"]
 def deliver(message: Message, clients: Iterable[Client], exclude: Client | None = None) -> int:
     """Queue ``message`` for every client but ``exclude``; return how many took it."""
     frames: dict[WireFormat, bytes | None] = {}
+    last_format: WireFormat | None = None  # most peers share one: skip hashing it for each
+    frame: bytes | None = None
     delivered = 0
     for client in clients:
         if client is exclude:
@@ -30,10 +33,12 @@ def deliver(message: Message, clients: Iterable[Client], exclude: Client | None 
         if wire_format is None:
             delivered += websocket.send_nowait(message)
             continue
-        if wire_format in frames:
-            frame = frames[wire_format]
-        else:
-            frame = frames[wire_format] = encode_message(message, wire_format)
+        if wire_format is not last_format:
+            last_format = wire_format
+            if wire_format in frames:
+                frame = frames[wire_format]
+            else:
+                frame = frames[wire_format] = encode_message(message, wire_format)
         if frame is not None:
             delivered += websocket.send_prepared(frame)
     return delivered

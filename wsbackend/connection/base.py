@@ -56,9 +56,10 @@ class ConnectionBase:
     messages_sent: int
     bytes_sent: int
     _sock: Any
-    _tls: bool
-    """Whether the socket is TLS: its ``send`` cannot be asked not to wait, and it may hold
-    decrypted input that the socket's readiness does not show."""
+    _plain: bool
+    """Whether the socket is a plain gevent socket (not TLS, not a stand-in): its ``send``
+    takes a per-call timeout, and its readiness shows all of its input (a TLS socket may hold
+    decrypted input that no readiness event announces)."""
     _endpoint: Endpoint
     _settings: ConnectionSettings
     _messages: list[Message]

@@ -91,7 +91,7 @@ class Reading(ConnectionBase):
                 if self._wait_first:
                     self._wait_readable()
                 data = self._sock.recv(self._settings.read_size)
-                self._wait_first = len(data) < self._settings.read_size and not self._tls
+                self._wait_first = len(data) < self._settings.read_size and self._plain
         except OSError as exc:
             if not self._aborted:
                 log.debug("%s: read failed: %s", self.peer, exc)

@@ -16,6 +16,7 @@ from time import monotonic
 from typing import Any
 
 import gevent
+from gevent.socket import socket as GeventSocket
 from gevent.ssl import SSLSocket
 
 from ..protocol import CloseCode, Endpoint, ProtocolVersion, State
@@ -86,7 +87,7 @@ class WebSocket(Reading, Timers):
         # No socket timeout: a read waits for the peer as long as keepalive lets it (a timeout
         # would arm a timer on every wait), and writes carry their own deadline.
         sock.settimeout(None)
-        self._tls = isinstance(sock, SSLSocket)
+        self._plain = isinstance(sock, GeventSocket) and not isinstance(sock, SSLSocket)
         with contextlib.suppress(OSError):
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
             # ACK that the peer delays, 40 ms at a time.

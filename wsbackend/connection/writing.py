@@ -10,6 +10,7 @@ writer greenlet.
 
 from __future__ import annotations
 
+from ssl import SSLWantReadError, SSLWantWriteError
 from time import monotonic
 from typing import Any
 
@@ -18,6 +19,7 @@ from gevent.event import Event
 
 from ..protocol import CloseCode, InvalidState, State
 from .base import ConnectionBase, Message, log
+from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
 
@@ -27,6 +29,22 @@ broadcast checks every receiver's state."""
 
 SLOW_READER_REASON = "too slow to read"
 """The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
+
+
+WRITE_APART = 64 * 1024
+"""From this size on, a message's payload is written on its own after its header, never
+joined to other bytes: joining copies it, ~0.1 ms per MiB, where one more write costs ~2 us."""
+
+
+def _next_batch(out: list[bytes]) -> bytes:
+    """Take the next write off a queue that may hold a large piece: the pieces before the
+    first large one, joined, or that piece alone."""
+    end = next((i for i, piece in enumerate(out) if len(piece) >= WRITE_APART), len(out))
+    if end == 0:
+        return out.pop(0)
+    data = b"".join(out[:end])
+    del out[:end]
+    return data
 
 
 def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> Message:
@@ -46,7 +64,8 @@ class Writing(ConnectionBase):
     _writing: bool
     """True while some greenlet is in ``sendall``: others only queue."""
     _writer: Any
-    """The writer greenlet while there is a backlog; None otherwise."""
+    """The writer greenlet while there is a backlog, or the flusher while this connection
+    waits for it; None otherwise."""
 
     @property
     def buffered_amount(self) -> int:
@@ -69,7 +88,13 @@ class Writing(ConnectionBase):
         elif not isinstance(message, (str, bytes)):
             message = bytes(message)
         try:
-            data = self._endpoint.frame_message(message)
+            if len(message) < WRITE_APART:
+                data = self._endpoint.frame_message(message)
+            else:
+                head, data = self._endpoint.frame_message_apart(message)
+                if head:  # queued unwritten: _enqueue writes it with the payload
+                    self._out.append(head)
+                    self._queued += len(head)
         except InvalidState:
             self._send_queued(message)
             self.messages_sent += 1
@@ -225,8 +250,10 @@ class Writing(ConnectionBase):
             return
         if write_now and not self._messages:
             self._write_out()
-        else:
+        elif write_now:
             self._writer = gevent.spawn(self._write_backlog)
+        else:
+            self._writer = FLUSHER.add(self)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -234,8 +261,11 @@ class Writing(ConnectionBase):
         self._writing = True
         try:
             while out and not self._aborted:
-                data = b"".join(out) if len(out) > 1 else out[0]
-                out.clear()
+                if len(out) > 1 and self._queued >= WRITE_APART:
+                    data = _next_batch(out)
+                else:
+                    data = b"".join(out) if len(out) > 1 else out[0]
+                    out.clear()
                 written = self._write(data)
                 self._queued -= len(data)
                 if not written:
@@ -243,6 +273,9 @@ class Writing(ConnectionBase):
                 self.bytes_sent += len(data)
         finally:
             self._writing = False
+        self._after_write()
+
+    def _after_write(self) -> None:
         if self._queued <= self._settings.max_send_buffer:
             self._over_since = None
             self._wake_drained()
@@ -254,6 +287,51 @@ class Writing(ConnectionBase):
             self._write_out()
         finally:
             self._writer = None
+
+    def _send_nowait(self, data: bytes) -> int:
+        """One ``send`` that never waits for room: how much the socket took, 0 when full."""
+        sock = self._sock
+        if self._plain:
+            try:
+                return int(sock.send(data, 0, 0.0))  # a timeout of 0 for this call alone
+            except BlockingIOError:
+                return 0
+        sock.settimeout(0.0)  # gevent's TLS socket heeds only its own timeout; 2 us more
+        try:
+            return int(sock.send(data))
+        except (BlockingIOError, SSLWantReadError, SSLWantWriteError):
+            return 0
+        finally:
+            sock.settimeout(None)
+
+    def _write_nowait(self) -> None:
+        """The flusher's visit (see :class:`~.flushing.Flusher`): write what the socket takes
+        at once; what it does not take goes to a writer greenlet of this connection's own."""
+        self._writer = None
+        out = self._out
+        if self._writing or self._aborted or not out:
+            self._wake_drained()  # whoever writes or aborted wakes the waiters again after
+            return
+        if len(out) > 1 and self._queued >= WRITE_APART:
+            data = _next_batch(out)
+        else:
+            data = b"".join(out) if len(out) > 1 else out[0]
+            out.clear()
+        try:
+            sent = self._send_nowait(data)
+        except OSError as exc:
+            log.debug("%s: write failed: %s", self.peer, exc)
+            self._queued -= len(data)
+            self._abort()
+            return
+        self._queued -= sent
+        self.bytes_sent += sent
+        if sent < len(data):
+            out.insert(0, data[sent:])
+        if out:
+            self._writer = gevent.spawn(self._write_backlog)
+        else:
+            self._after_write()
 
     def _shut_if_written(self) -> None:
         """Send our FIN once the connection is finished and its last frame is out."""
@@ -294,7 +372,7 @@ class Writing(ConnectionBase):
         sock = self._sock
         sent = 0
         try:
-            if not self._tls:
+            if self._plain:
                 try:  # noqa: SIM105 (suppress() would cost a context manager on every write)
                     sent = sock.send(data, 0, 0.0)
                 except BlockingIOError:

@@ -39,7 +39,7 @@ from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
 from .hixie import CLOSING_FRAME, KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
 from .hixie import encode_text as encode_hixie_text
-from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame
+from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame, frame_header
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import MessageAssembler
 from .versions import ProtocolVersion
@@ -287,6 +287,27 @@ class Endpoint:
         if self.state is not _OPEN:
             raise InvalidState(f"cannot send a message: the connection is {self.state.value}")
         return self._frame_message(message)
+
+    def frame_message_apart(self, message: str | bytes) -> tuple[bytes, bytes]:
+        """:meth:`frame_message` in two parts to write one after the other, for a large
+        message: the header, then the payload object itself, so that no copy joins them. A
+        frame that is not its payload verbatim (masked, compressed, hixie) comes whole in the
+        second part, after an empty first.
+
+        Raises:
+            InvalidState: As :meth:`frame_message`.
+        """
+        if (
+            self.state is not State.OPEN
+            or self._hixie_parser is not None
+            or self._mask
+            or self._deflate is not None
+        ):
+            return b"", self.frame_message(message)
+        if isinstance(message, str):
+            message = message.encode("utf-8")
+            return frame_header(Opcode.TEXT, len(message)), message
+        return frame_header(Opcode.BINARY, len(message)), message
 
     def _frame_message(self, message: str | bytes) -> bytes:
         if self._hixie_parser is not None:

@@ -25,6 +25,7 @@ __all__ = [
     "Opcode",
     "accept_key",
     "encode_frame",
+    "frame_header",
 ]
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -43,6 +44,9 @@ _LENGTH_16 = 126
 _LENGTH_64 = 127
 _PACK_16 = struct.Struct("!BBH")
 _PACK_64 = struct.Struct("!BBQ")
+_UNMASK_IN_PLACE = 4096
+"""From this payload size on, unmask through a view of the bytes read instead of a sliced
+copy: the view costs ~0.3 us more to make, the copy ~0.1 ms per MiB."""
 
 
 class Opcode(enum.IntEnum):
@@ -93,18 +97,24 @@ def encode_frame(
     opcode: int, payload: bytes, fin: bool = True, rsv1: bool = False, mask: bytes | None = None
 ) -> bytes:
     """Serialize one frame; ``mask`` (4 bytes) is for the client side only."""
-    first = opcode | (_FIN if fin else 0) | (_RSV1 if rsv1 else 0)
-    size = len(payload)
-    mask_bit = _MASKED if mask is not None else 0
-    if size < _LENGTH_16:
-        header = bytes((first, mask_bit | size))
-    elif size < 0x10000:
-        header = _PACK_16.pack(first, mask_bit | _LENGTH_16, size)
-    else:
-        header = _PACK_64.pack(first, mask_bit | _LENGTH_64, size)
+    header = frame_header(opcode, len(payload), fin, rsv1, mask is not None)
     if mask is None:
         return header + payload
     return header + mask + apply_mask(payload, mask)
+
+
+def frame_header(
+    opcode: int, size: int, fin: bool = True, rsv1: bool = False, masked: bool = False
+) -> bytes:
+    """The header of a frame with a ``size``-byte payload, up to its mask key: what a
+    transport writes before a large payload it sends as is, rather than copying it behind."""
+    first = opcode | (_FIN if fin else 0) | (_RSV1 if rsv1 else 0)
+    mask_bit = _MASKED if masked else 0
+    if size < _LENGTH_16:
+        return bytes((first, mask_bit | size))
+    if size < 0x10000:
+        return _PACK_16.pack(first, mask_bit | _LENGTH_16, size)
+    return _PACK_64.pack(first, mask_bit | _LENGTH_64, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,9 +240,13 @@ class FrameParser:
         frame_end = pos + header_size + length
         if frame_end > end:
             return header_size + length
-        payload = data[pos + header_size : frame_end]
-        if masked:
-            payload = apply_mask(payload, data[pos + header_size - 4 : pos + header_size])
+        start = pos + header_size
+        if not masked:
+            payload = data[start:frame_end]
+        elif length < _UNMASK_IN_PLACE:
+            payload = apply_mask(data[start:frame_end], data[start - 4 : start])
+        else:
+            payload = apply_mask(memoryview(data)[start:frame_end], data[start - 4 : start])
         frames.append(Frame(opcode, payload, bool(first & _FIN), bool(first & _RSV1)))
         return -frame_end
 
