@@ -36,6 +36,9 @@ class ConnectionSettings:
             input waiting cannot starve the others.
         turn_bytes: Bytes one connection reads before it lets the others run, for input that
             completes few messages (huge or fragmented ones).
+        turn_frames: Frames one connection decodes before it lets the others run; the rest of
+            what it read waits, decoded on its next turn: one 256 KiB read of tiny frames
+            (pings, 1-byte fragments) would otherwise be ~40,000 frames in one stretch.
     """
 
     ping_interval: float | None = 20.0
@@ -49,6 +52,7 @@ class ConnectionSettings:
     read_size: int = 256 * 1024
     turn_messages: int = 32
     turn_bytes: int = 256 * 1024
+    turn_frames: int = 128
 
 
 DEFAULT_SETTINGS = ConnectionSettings()

@@ -90,7 +90,7 @@ class WebSocket(Reading, Timers):
         self._start_keepalive()
         LIVE.add(self)
         if initial_data:
-            self._endpoint.receive_data(initial_data)
+            self._endpoint.receive_data(initial_data, settings.turn_frames)
         self._process_events()
 
     @property
