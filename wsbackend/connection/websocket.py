@@ -80,6 +80,7 @@ class WebSocket(Reading, Timers):
         self._finishing = False
         self._writing = False
         self._writer = None
+        self._own = 0
         self._drained = Event()
         self._drained.set()
         sock.settimeout(settings.send_timeout)

@@ -42,6 +42,9 @@ class Writing(ConnectionBase):
     """True while some greenlet is in ``sendall``: others only queue."""
     _writer: Any
     """The writer greenlet while there is a backlog; None otherwise."""
+    _own: int
+    """Bytes of the application's own ``send`` calls queued or being written: ``send`` waits
+    for them to drain, so ``max_send_burst`` bounds only what piles up besides them."""
 
     @property
     def buffered_amount(self) -> int:
@@ -70,6 +73,7 @@ class Writing(ConnectionBase):
             self.messages_sent += 1
             return
         self.messages_sent += 1
+        self._own += len(data)
         self._enqueue(data)
         if self._queued > self._settings.max_send_buffer:
             self._wait_drained()
@@ -132,9 +136,12 @@ class Writing(ConnectionBase):
     def _admit_broadcast(self, size: int) -> bool:
         """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
         leave too far behind is cut off instead (see :meth:`_within_burst`)."""
-        if self._closed or self._endpoint.state not in (State.OPEN, State.AWAITING_KEY3):
+        state = self._endpoint.state
+        if self._closed or (state is not State.OPEN and state is not State.AWAITING_KEY3):
             return False
         queued = self._queued + size
+        if state is State.AWAITING_KEY3:
+            queued += self._endpoint.bytes_held
         if queued <= self._settings.max_send_buffer:
             return True
         if self._over_since is None:
@@ -146,11 +153,12 @@ class Writing(ConnectionBase):
 
     def _within_burst(self, queued: int) -> bool:
         """Whether a queue of ``queued`` bytes, over ``max_send_buffer``, is still a burst the
-        peer may catch up with: under ``max_send_burst`` and within ``slow_reader_grace``."""
+        peer may catch up with: under ``max_send_burst`` (the application's own sends aside)
+        and within ``slow_reader_grace``."""
         settings = self._settings
         since = self._over_since
         return (
-            queued <= settings.max_send_burst
+            queued - self._own <= settings.max_send_burst
             and since is not None
             and monotonic() - since < settings.slow_reader_grace
         )
@@ -191,12 +199,12 @@ class Writing(ConnectionBase):
         data = self._endpoint.data_to_send()
         if data:
             self._enqueue(data, write_now)
-            if self._queued > self._settings.max_send_burst:
+            if self._queued - self._own > self._settings.max_send_burst:
                 log.warning(
-                    "%s: %d bytes queued, over max_send_burst=%d; dropping a peer that does "
-                    "not read",
+                    "%s: %d bytes queued besides the application's own sends, over "
+                    "max_send_burst=%d; dropping a peer that does not read",
                     self.peer,
-                    self._queued,
+                    self._queued - self._own,
                     self._settings.max_send_burst,
                 )
                 self._abort()
@@ -230,8 +238,10 @@ class Writing(ConnectionBase):
             while out and not self._aborted:
                 data = b"".join(out) if len(out) > 1 else out[0]
                 out.clear()
+                own = self._own  # every own byte not yet written is in this batch
                 written = self._write(data)
                 self._queued -= len(data)
+                self._own -= own
                 if not written:
                     break
                 self.bytes_sent += len(data)
@@ -274,13 +284,19 @@ class Writing(ConnectionBase):
 
         One ``send`` first: it takes the whole of a message the kernel has room for, and
         costs half of gevent's ``sendall``, which looks up the socket's buffer size and the
-        time on every call; ``sendall`` only writes what is left.
+        time on every call; ``sendall`` only writes what is left. That ``send`` never waits
+        (its timeout is zero), and ``sendall`` gets one deadline, ``send_timeout``: gevent's
+        would let each of its ``send`` calls wait that long.
         """
         sock = self._sock
         try:
-            sent = sock.send(data)
+            try:
+                sent = sock.send(data, 0, 0.0)
+            except BlockingIOError:
+                sent = 0
             if sent < len(data):
-                sock.sendall(memoryview(data)[sent:])
+                with gevent.Timeout(self._settings.send_timeout, TimeoutError):
+                    sock.sendall(memoryview(data)[sent:])
         except TimeoutError:
             log.warning(
                 "%s: peer took no data for %s s; dropping it",

@@ -108,6 +108,9 @@ class Endpoint:
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
+        self.bytes_held = 0
+        """Bytes sent before hixie-76's key arrived, held until it does: the transport counts
+        them as queued."""
         self._pongs: list[bytes] = []
         self._pongs_left = MAX_PONGS_PER_READ
         """Pings of the current read still answered one by one."""
@@ -217,6 +220,7 @@ class Endpoint:
         self._outgoing.append(answer)
         self._outgoing.extend(self._held)
         self._held.clear()
+        self.bytes_held = 0
         self.state = State.OPEN if self.state is State.AWAITING_KEY3 else self.state
         return data[needed:]
 
@@ -417,6 +421,7 @@ class Endpoint:
             self._flush_pongs()
         if self._challenge is not None:
             self._held.append(data)
+            self.bytes_held += len(data)
         else:
             self._outgoing.append(data)
 
