@@ -1,13 +1,16 @@
 """Attacks on one worker, wsbackend beside websockets in the same run: the worker's memory and
 a second client's round trip while a hostile client attacks.
 
-Run: ``python bench/bench_hardening.py [--seconds 6]``. Each server is one process on loopback
-(``wsbackend serve`` with an echo app; websockets' asyncio echo server). For each attack a
-separate process attacks while this one sends a probe message every 0.1 s on its own connection
-and samples the server's RSS. Attacks, each bounded in time:
+Run: ``python bench/bench_hardening.py [--seconds 8] [--rounds 2] [--attacks greedy ...]``.
+Each server is one process on loopback (``wsbackend serve`` with an echo app; websockets'
+asyncio echo server). For each attack a separate process attacks while this one sends a probe
+message every ``--interval`` seconds on its own connection and samples the server's RSS. Rounds
+alternate which server goes first, and the samples of every round are pooled: the table gives
+the probe's median, p99 and max round trip per server, side by side. Attacks, each bounded in
+time:
 
 - greedy: pipelines 32-byte echo messages as fast as it can and reads the echoes;
-- ping flood: sends empty pings as fast as it can and never reads;
+- flood: sends empty pings as fast as it can and never reads;
 - fragments: one 4 MiB binary message in 1-byte fragments (28 MB on the wire).
 """
 
@@ -19,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +32,11 @@ from processes import free_port, start, stop  # noqa: E402
 
 from tests.e2e.rawclient import RawClient  # noqa: E402
 
-ZERO_MASK = b"\x00\x00\x00\x00"
+ATTACKS = {
+    "greedy": "greedy: 32 B echoes pipelined flat out",
+    "flood": "ping flood, never reading",
+    "fragments": "one 4 MiB message in 1-byte fragments",
+}
 ATTACKER = r"""
 import base64, os, socket, struct, sys, threading, time
 port, attack, seconds = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
@@ -43,7 +51,8 @@ head = b""
 while b"\r\n\r\n" not in head:
     head += sock.recv(4096)
 deadline = time.monotonic() + seconds
-sock.settimeout(1.0)
+# Generous: a server that reads slowly must slow the attack down, not end it.
+sock.settimeout(seconds + 5)
 def drain():
     try:
         while time.monotonic() < deadline and sock.recv(1 << 20):
@@ -93,62 +102,104 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
-def probe(port: int, seconds: float, samples: list[float], failures: list[str]) -> None:
-    """A well-behaved client: one echo every 0.1 s; a round trip over 10 s is a failure."""
+@dataclass
+class Outcome:
+    """What the probe saw during one attack on one server, pooled over rounds."""
+
+    samples: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    growth: float = 0.0
+
+    def cells(self) -> str:
+        if not self.samples:
+            return f"+{self.growth:.0f} MB | no round trip ({self.failures})"
+        ordered = sorted(self.samples)
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+        note = f", {len(self.failures)} failed" if self.failures else ""
+        return (
+            f"+{self.growth:.0f} MB | {_ms(statistics.median(ordered))} / {_ms(p99)} / "
+            f"{_ms(ordered[-1])} ({len(ordered)}{note})"
+        )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 0.1 else f"{seconds * 1000:.0f} ms"
+
+
+def probe(port: int, seconds: float, interval: float, outcome: Outcome) -> None:
+    """A well-behaved client: one echo every ``interval``; a round trip over 10 s fails."""
     try:
         client = RawClient(port, timeout=10)
         assert client.hybi_handshake(13).status == 101
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and len(samples) < 10_000:
+        while time.monotonic() < deadline and len(outcome.samples) < 100_000:
             start = time.monotonic()
             client.send_frame(0x1, b"probe")
             while client.read_message() != (0x1, b"probe"):
                 pass
-            samples.append(time.monotonic() - start)
-            time.sleep(0.1)
+            outcome.samples.append(time.monotonic() - start)
+            time.sleep(interval)
         client.close()
     except (OSError, AssertionError, EOFError) as exc:
-        failures.append(type(exc).__name__)
+        outcome.failures.append(type(exc).__name__)
 
 
-def run_attack(port: int, pid: int, attack: str, seconds: float) -> str:
+def run_attack(
+    port: int, pid: int, attack: str, seconds: float, interval: float, outcome: Outcome
+) -> None:
     baseline = rss_mib(pid)
     attacker = subprocess.Popen([sys.executable, "-c", ATTACKER, str(port), attack, str(seconds)])
-    time.sleep(0.3)
-    samples: list[float] = []
-    failures: list[str] = []
-    prober = threading.Thread(target=probe, args=(port, seconds - 0.5, samples, failures))
-    prober.start()
-    peak = baseline
-    while prober.is_alive():
-        peak = max(peak, rss_mib(pid))
-        time.sleep(0.1)
-    attacker.wait(seconds + 30)
-    if not samples:
-        return f"| {attack} | +{peak - baseline:.0f} MB | no round trip ({failures}) |"
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    note = f", {failures[0]}" if failures else ""
-    return (
-        f"| {attack} | +{peak - baseline:.0f} MB | median {statistics.median(samples) * 1000:.1f}"
-        f" ms, p99 {p99 * 1000:.0f} ms, max {samples[-1] * 1000:.0f} ms ({len(samples)}{note}) |"
-    )
+    try:
+        time.sleep(0.3)
+        prober = threading.Thread(target=probe, args=(port, seconds - 0.5, interval, outcome))
+        prober.start()
+        peak = baseline
+        while prober.is_alive():
+            peak = max(peak, rss_mib(pid))
+            time.sleep(0.1)
+        outcome.growth = max(outcome.growth, peak - baseline)
+        attacker.wait(seconds + 30)
+    finally:
+        if attacker.poll() is None:
+            attacker.kill()
+            attacker.wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--interval", type=float, default=0.02)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--attacks", nargs="+", choices=ATTACKS, default=list(ATTACKS))
     args = parser.parse_args()
     port = free_port()
-    for name, argv in servers(port).items():
-        print(f"\n{name}\n| attack | worker RSS growth (peak) | second client's round trip |")
-        print("|---|---:|---|")
-        for attack in ("greedy", "flood", "fragments"):
-            process = start(argv, port, cwd=ROOT, path=[ROOT, ROOT / "tests" / "e2e"])
-            try:
-                print(run_attack(port, process.pid, attack, args.seconds), flush=True)
-            finally:
-                stop(process)
+    names = list(servers(port))
+    outcomes = {(attack, name): Outcome() for attack in args.attacks for name in names}
+    for round_number in range(args.rounds):
+        order = names if round_number % 2 == 0 else names[::-1]
+        for attack in args.attacks:
+            for name in order:
+                process = start(
+                    servers(port)[name], port, cwd=ROOT, path=[ROOT, ROOT / "tests" / "e2e"]
+                )
+                try:
+                    run_attack(
+                        port,
+                        process.pid,
+                        attack,
+                        args.seconds,
+                        args.interval,
+                        outcomes[attack, name],
+                    )
+                finally:
+                    stop(process)
+                print(f"round {round_number + 1}: {attack} on {name} done", file=sys.stderr)
+    header = " | ".join(f"{name} RSS | {name} probe p50 / p99 / max (n)" for name in names)
+    print(f"| attack | {header} |")
+    print("|---|" + "---:|---|" * len(names))
+    for attack in args.attacks:
+        cells = " | ".join(outcomes[attack, name].cells() for name in names)
+        print(f"| {ATTACKS[attack]} | {cells} |", flush=True)
 
 
 if __name__ == "__main__":

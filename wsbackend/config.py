@@ -344,6 +344,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("turn_messages", positive_int, "messages per turn before others run", SETTINGS),
     Option("turn_bytes", positive_int, "bytes read per turn before others run", SETTINGS, "BYTES"),
+    Option("turn_frames", positive_int, "frames decoded per turn before others run", SETTINGS),
     Option("max_message_size", positive_int, "largest message (1009 past it)", LIMITS, "BYTES"),
     Option("max_frame_size", positive_int, "largest frame payload", LIMITS, "BYTES"),
 )

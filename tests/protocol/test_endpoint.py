@@ -96,7 +96,7 @@ class TestClosingHandshake:
         endpoint = server()
         data = client_frame(Opcode.TEXT, b"last") + client_frame(Opcode.CLOSE, b"\x03\xe8")
         assert feed(endpoint, data) == [TextMessage("last")]
-        assert endpoint.failure_pending
+        assert endpoint.input_pending
         endpoint.receive_data(client_frame(Opcode.TEXT, b"after the close"))
         endpoint.send_text("last")
         assert endpoint.events_received() == [Closed(1000, "", clean=True)]

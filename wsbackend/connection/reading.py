@@ -2,7 +2,9 @@
 
 The greenlet that owns the connection (the WSGI request's) reads: each call to
 :meth:`Reading.receive` returns a queued message, or reads once from the socket, and one read
-may complete many frames.
+may complete many frames. A turn ends (the connection lets the others run) after
+``turn_messages`` messages, ``turn_bytes`` read, or ``turn_frames`` decoded; frames read past
+that bound wait in the endpoint for the next turn.
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ class Reading(ConnectionBase):
         gevent.sleep(_TURN_PAUSE)
 
     def _read(self) -> None:
-        if self._endpoint.failure_pending:
-            self._process_events()
+        if self._endpoint.input_pending:
+            self._decode_buffered()
             return
         data: bytes | None = None
         self._reading = True
@@ -101,12 +103,19 @@ class Reading(ConnectionBase):
         if data:
             self._last_seen = monotonic()
             self.bytes_received += len(data)
-            self._endpoint.receive_data(data)
+            self._endpoint.receive_data(data, self._settings.turn_frames)
             self._turn_bytes += len(data)
         else:
             self._endpoint.receive_eof()
         self._process_events()
-        if self._turn_bytes >= self._settings.turn_bytes:
+        if self._turn_bytes >= self._settings.turn_bytes or self._endpoint.input_pending:
+            self._end_turn()
+
+    def _decode_buffered(self) -> None:
+        """Decode what the last read left over: ``turn_frames`` frames are a turn's work."""
+        self._endpoint.receive_data(b"", self._settings.turn_frames)
+        self._process_events()
+        if self._endpoint.input_pending:
             self._end_turn()
 
     def _wait_readable(self) -> None:

@@ -83,6 +83,7 @@ class WebSocket(Reading, Timers):
         self._finishing = False
         self._writing = False
         self._writer = None
+        self._own = 0
         self._drained = None
         # No socket timeout: a read waits for the peer as long as keepalive lets it (a timeout
         # would arm a timer on every wait), and writes carry their own deadline.
@@ -95,7 +96,7 @@ class WebSocket(Reading, Timers):
         self._start_keepalive()
         LIVE.add(self)
         if initial_data:
-            self._endpoint.receive_data(initial_data)
+            self._endpoint.receive_data(initial_data, settings.turn_frames)
         self._process_events()
 
     @property

@@ -66,6 +66,9 @@ class Writing(ConnectionBase):
     _writer: Any
     """The writer greenlet while there is a backlog, or the flusher while this connection
     waits for it; None otherwise."""
+    _own: int
+    """Bytes of the application's own ``send`` calls queued or being written: ``send`` waits
+    for them to drain, so ``max_send_burst`` bounds only what piles up besides them."""
 
     @property
     def buffered_amount(self) -> int:
@@ -95,11 +98,13 @@ class Writing(ConnectionBase):
                 if head:  # queued unwritten: _enqueue writes it with the payload
                     self._out.append(head)
                     self._queued += len(head)
+                    self._own += len(head)
         except InvalidState:
             self._send_queued(message)
             self.messages_sent += 1
             return
         self.messages_sent += 1
+        self._own += len(data)
         self._enqueue(data)
         if self._queued > self._settings.max_send_buffer:
             self._wait_drained()
@@ -166,6 +171,8 @@ class Writing(ConnectionBase):
         if self._closed or (state is not _OPEN and state is not _AWAITING_KEY3):
             return False
         queued = self._queued + size
+        if state is _AWAITING_KEY3:
+            queued += self._endpoint.bytes_held
         if queued <= self._settings.max_send_buffer:
             return True
         if self._over_since is None:
@@ -177,11 +184,12 @@ class Writing(ConnectionBase):
 
     def _within_burst(self, queued: int) -> bool:
         """Whether a queue of ``queued`` bytes, over ``max_send_buffer``, is still a burst the
-        peer may catch up with: under ``max_send_burst`` and within ``slow_reader_grace``."""
+        peer may catch up with: under ``max_send_burst`` (the application's own sends aside)
+        and within ``slow_reader_grace``."""
         settings = self._settings
         since = self._over_since
         return (
-            queued <= settings.max_send_burst
+            queued - self._own <= settings.max_send_burst
             and since is not None
             and monotonic() - since < settings.slow_reader_grace
         )
@@ -222,12 +230,12 @@ class Writing(ConnectionBase):
         data = self._endpoint.data_to_send()
         if data:
             self._enqueue(data, write_now)
-            if self._queued > self._settings.max_send_burst:
+            if self._queued - self._own > self._settings.max_send_burst:
                 log.warning(
-                    "%s: %d bytes queued, over max_send_burst=%d; dropping a peer that does "
-                    "not read",
+                    "%s: %d bytes queued besides the application's own sends, over "
+                    "max_send_burst=%d; dropping a peer that does not read",
                     self.peer,
-                    self._queued,
+                    self._queued - self._own,
                     self._settings.max_send_burst,
                 )
                 self._abort()
@@ -261,16 +269,26 @@ class Writing(ConnectionBase):
         self._writing = True
         try:
             while out and not self._aborted:
+                rest = b""
                 if len(out) > 1 and self._queued >= WRITE_APART:
                     data = _next_batch(out)
+                    if out and len(data) < WRITE_APART <= len(out[0]):
+                        # A large piece after small ones (a large message's header): one
+                        # write, under one deadline, without joining them.
+                        rest = out.pop(0)
                 else:
                     data = b"".join(out) if len(out) > 1 else out[0]
                     out.clear()
-                written = self._write(data)
-                self._queued -= len(data)
+                size = len(data) + len(rest)
+                # Every own byte not yet written is in this batch, unless a large piece
+                # was left for the next one (then as much as the batch holds).
+                own = min(self._own, size)
+                written = self._write(data, rest)
+                self._queued -= size
+                self._own -= own
                 if not written:
                     break
-                self.bytes_sent += len(data)
+                self.bytes_sent += size
         finally:
             self._writing = False
         self._after_write()
@@ -325,6 +343,7 @@ class Writing(ConnectionBase):
             self._abort()
             return
         self._queued -= sent
+        self._own -= min(self._own, sent)  # a send() that joined a broadcast's queue
         self.bytes_sent += sent
         if sent < len(data):
             out.insert(0, data[sent:])
@@ -360,9 +379,9 @@ class Writing(ConnectionBase):
         drained.clear()
         drained.wait()
 
-    def _write(self, data: bytes) -> bool:
-        """Write ``data`` whole; False (and the connection dropped) if the peer cannot take it
-        within ``send_timeout``.
+    def _write(self, data: bytes, rest: bytes = b"") -> bool:
+        """Write ``data``, then ``rest``, whole; False (and the connection dropped) if the peer
+        cannot take them within ``send_timeout``.
 
         One non-blocking ``send`` first: it takes the whole of a message the kernel has room
         for, with no timer armed, and costs half of gevent's ``sendall``. Only what is left
@@ -377,9 +396,12 @@ class Writing(ConnectionBase):
                     sent = sock.send(data, 0, 0.0)
                 except BlockingIOError:
                     pass
-            if sent < len(data):
+            if sent < len(data) or rest:
                 with gevent.Timeout(self._settings.send_timeout, TimeoutError):
-                    sock.sendall(memoryview(data)[sent:] if sent else data)
+                    if sent < len(data):
+                        sock.sendall(memoryview(data)[sent:] if sent else data)
+                    if rest:
+                        sock.sendall(rest)
         except TimeoutError:
             log.warning(
                 "%s: peer took no data for %s s; dropping it",

@@ -2,11 +2,13 @@
 
 Theory of operation. A transport feeds what it reads to :meth:`Endpoint.receive_data` (and
 :meth:`Endpoint.receive_eof` when the peer's stream ends), then collects
-:meth:`Endpoint.events_received`. Commands (``send_text``, ``send_close``, ...) append bytes that
-:meth:`Endpoint.data_to_send` hands back. Once :attr:`Endpoint.transport_should_close` is true and
-those bytes are written, the transport closes the socket: RFC 6455 §7.1.1 wants the server to
-close the TCP connection first. When :meth:`Endpoint.close_expected` is true the transport arms a
-timer, since this layer has no clock.
+:meth:`Endpoint.events_received`. A bound on the frames decoded per call keeps one read of tiny
+frames from being one long stretch of work: while :attr:`Endpoint.input_pending` is true, the
+transport calls :meth:`Endpoint.receive_data` with no data instead of reading. Commands
+(``send_text``, ``send_close``, ...) append bytes that :meth:`Endpoint.data_to_send` hands back.
+Once :attr:`Endpoint.transport_should_close` is true and those bytes are written, the transport
+closes the socket: RFC 6455 §7.1.1 wants the server to close the TCP connection first. When
+:meth:`Endpoint.close_expected` is true the transport arms a timer, since this layer has no clock.
 
 States::
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import secrets
+import sys
 
 from .codes import CloseCode, is_sendable_close_code
 from .deflate import DeflateConfig, PerMessageDeflate
@@ -108,11 +111,21 @@ class Endpoint:
         """The error that failed the connection, for the transport's log line."""
         self._pending: ProtocolError | CloseInfo | None = None
         """A failure or the peer's close, held until the messages before it are collected."""
+        self.input_pending = False
+        """True while input already received holds more than was reported: frames past a
+        ``max_frames`` bound, or a failure or the peer's close behind messages not yet
+        collected. The transport should call :meth:`receive_data` with no data, then
+        :meth:`events_received`, before it waits for more input."""
         self._challenge = challenge
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
+        self.bytes_held = 0
+        """Bytes sent before hixie-76's key arrived, held until it does: the transport counts
+        them as queued."""
         self._pongs: list[bytes] = []
+        self._pongs_left = MAX_PONGS_PER_READ
+        """Pings of the current read still answered one by one."""
         self._key3 = b""
         self._eof_to_send = False
         self._deflate = deflate
@@ -146,24 +159,30 @@ class Endpoint:
 
     # -- input ---------------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes) -> None:
-        """Take bytes read from the peer; complete frames become events at once."""
-        if self.state is _CLOSED or self._pending is not None or not data:
+    def receive_data(self, data: bytes, max_frames: int = sys.maxsize) -> None:
+        """Take bytes read from the peer; complete frames become events at once, up to
+        ``max_frames`` of them. Past them the input is kept (see :attr:`input_pending`):
+        called with empty ``data``, this goes on with it."""
+        if self.state is _CLOSED or self._pending is not None:
             return
-        if self._challenge is not None:
-            data = self._take_key3(data)
-            if not data:
-                return
+        if data:
+            self._pongs_left = MAX_PONGS_PER_READ
+            if self._challenge is not None:
+                data = self._take_key3(data)
+                if not data:
+                    return
+        elif not self.input_pending:
+            return
         if self._hixie_parser is not None:
-            self._receive_hixie(data, self._hixie_parser)
+            self._receive_hixie(data, self._hixie_parser, max_frames)
             return
         frames: list[Frame] = []
+        error: ProtocolError | None = None
         try:
-            self._frame_parser.feed(data, frames)
+            self.input_pending = self._frame_parser.feed(data, frames, max_frames)
         except ProtocolError as exc:
-            error: ProtocolError | None = exc
-        else:
-            error = None
+            self.input_pending = False
+            error = exc
         try:
             for frame in frames:
                 self._handle_frame(frame)
@@ -213,15 +232,17 @@ class Endpoint:
         self._outgoing.append(answer)
         self._outgoing.extend(self._held)
         self._held.clear()
+        self.bytes_held = 0
         self.state = State.OPEN if self.state is State.AWAITING_KEY3 else self.state
         return data[needed:]
 
-    def _receive_hixie(self, data: bytes, parser: HixieFrameParser) -> None:
+    def _receive_hixie(self, data: bytes, parser: HixieFrameParser, max_frames: int) -> None:
         frames: list[str | HixieClosingFrame] = []
         error: ProtocolError | None = None
         try:
-            parser.feed(data, frames)
+            self.input_pending = parser.feed(data, frames, max_frames)
         except ProtocolError as exc:
+            self.input_pending = False
             error = exc
         for frame in frames:
             if isinstance(frame, HixieClosingFrame):
@@ -243,10 +264,13 @@ class Endpoint:
                 # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
                 # allows it): a ping flood costs a bounded number of pongs per read.
                 pongs = self._pongs
-                if len(pongs) < MAX_PONGS_PER_READ:
+                if self._pongs_left:
+                    self._pongs_left -= 1
                     pongs.append(frame.payload)
-                else:
+                elif pongs:
                     pongs[-1] = frame.payload
+                else:  # the read's pongs went out before this part of it was decoded
+                    pongs.append(frame.payload)
             self._events.append(Ping(frame.payload))
         elif opcode is _PONG:
             self._events.append(Pong(frame.payload))
@@ -384,13 +408,6 @@ class Endpoint:
         return data
 
     @property
-    def failure_pending(self) -> bool:
-        """True while a failure or the peer's close waits for the messages before it to be
-        collected: the transport should call :meth:`events_received` before it waits for more
-        input."""
-        return self._pending is not None
-
-    @property
     def wire_format(self) -> WireFormat | None:
         """The format whose pre-framed messages this endpoint's peer accepts (see
         :mod:`.wire`); None when frames cannot be shared (a client masks each frame; a
@@ -437,6 +454,7 @@ class Endpoint:
             self._flush_pongs()
         if self._challenge is not None:
             self._held.append(data)
+            self.bytes_held += len(data)
         else:
             self._outgoing.append(data)
 
@@ -444,6 +462,7 @@ class Endpoint:
         """Fail now, or once the messages already decoded have been collected."""
         if self._messages_waiting():
             self._pending = error
+            self.input_pending = True
         else:
             self._fail(error)
 
@@ -452,6 +471,7 @@ class Endpoint:
         collected (and perhaps answered)."""
         if self.state is State.OPEN and self._messages_waiting():
             self._pending = close
+            self.input_pending = True
         else:
             self._close_received(close)
 
@@ -480,6 +500,7 @@ class Endpoint:
 
     def _closed(self, code: int, reason: str, clean: bool) -> None:
         self.state = State.CLOSED
+        self.input_pending = False
         self.close_code = code
         self.close_reason = reason
         self._eof_to_send = True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import sys
 from dataclasses import dataclass
 
 from .errors import BadRequest, PayloadTooBig
@@ -86,8 +87,12 @@ class HixieFrameParser:
         """How far into an unfinished text frame the search for its end has looked: each byte
         is scanned once, however slowly the frame arrives."""
 
-    def feed(self, data: bytes, out: list[str | HixieClosingFrame]) -> None:
-        """Append to ``out`` every frame ``data`` completes.
+    def feed(
+        self, data: bytes, out: list[str | HixieClosingFrame], max_frames: int = sys.maxsize
+    ) -> bool:
+        """Append to ``out`` the frames ``data`` completes, at most ``max_frames``; return True
+        if it stopped there with input left, which the next call, with more data or none,
+        goes on with.
 
         Raises:
             InvalidPayload: A text frame that is not UTF-8.
@@ -96,7 +101,12 @@ class HixieFrameParser:
         buffer = self._buffer
         buffer += data
         pos = 0
+        frames = 0
+        stopped = False
         while pos < len(buffer):
+            if frames == max_frames:
+                stopped = True
+                break
             if self._skip:
                 skipped = min(self._skip, len(buffer) - pos)
                 self._skip -= skipped
@@ -110,7 +120,9 @@ class HixieFrameParser:
             if consumed == 0:
                 break
             pos += consumed
+            frames += 1
         del buffer[:pos]
+        return stopped
 
     def _read_text_frame(
         self, buffer: bytearray, pos: int, frame_type: int, out: list[str | HixieClosingFrame]

@@ -1,8 +1,8 @@
 """Framing of hybi-07, hybi-08 and RFC 6455 (base framing protocol, RFC 6455 §5).
 
 The three share one frame format; they differ only in the handshake. :class:`FrameParser` reads
-every complete frame out of whatever bytes arrived, and checks each header before its payload is
-buffered, so a frame that announces 2**63 bytes costs nothing.
+the complete frames out of whatever bytes arrived, up to a number per call, and checks each
+header before its payload is buffered, so a frame that announces 2**63 bytes costs nothing.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import base64
 import enum
 import hashlib
 import struct
+import sys
 from dataclasses import dataclass
 
 from .codes import MAX_CLOSE_REASON_BYTES, CloseCode, is_sendable_close_code
@@ -168,6 +169,7 @@ class FrameParser:
         "_needed",
         "_pending",
         "_require_mask",
+        "_start",
     )
 
     def __init__(self, require_mask: bool, allow_rsv1: bool, max_frame_size: int) -> None:
@@ -177,9 +179,14 @@ class FrameParser:
         self._pending: list[bytes] = []
         self._buffered = 0
         self._needed = 0
+        self._start = 0
+        """Where the unparsed input starts in the first pending piece, once a call stopped at
+        ``max_frames``: the rest of a large read is kept without copying it."""
 
-    def feed(self, data: bytes, frames: list[Frame]) -> None:
-        """Append to ``frames`` every frame that ``data`` completes.
+    def feed(self, data: bytes, frames: list[Frame], max_frames: int = sys.maxsize) -> bool:
+        """Append to ``frames`` the frames that ``data`` completes, until it holds
+        ``max_frames``; return True if it stopped there with input left, which the next call,
+        with more data or none, goes on with.
 
         A partial frame is kept; its pieces are joined once, when the last one arrives, so a
         large frame read in many pieces costs linear time.
@@ -188,24 +195,37 @@ class FrameParser:
             InvalidFrame: A frame breaking RFC 6455 §5 (1002). Frames before it are appended.
             PayloadTooBig: A frame over ``max_frame_size`` (1009).
         """
-        if self._pending:
-            self._pending.append(data)
-            self._buffered += len(data)
-            if self._buffered < self._needed:
-                return
-            data = b"".join(self._pending)
-            self._pending.clear()
-        end = len(data)
+        pending = self._pending
         pos = 0
+        if pending:
+            if data:
+                if self._start:
+                    pending[0] = pending[0][self._start :]
+                    self._start = 0
+                pending.append(data)
+                self._buffered += len(data)
+            if self._buffered < self._needed:
+                return False
+            data = b"".join(pending) if len(pending) > 1 else pending[0]
+            pending.clear()
+            pos = self._start
+            self._start = 0
+        end = len(data)
         while pos < end:
             needed = self._parse_one(data, pos, end, frames)
-            if needed < 0:
-                pos = -needed
-                continue
-            self._pending.append(data[pos:] if pos else data)
-            self._buffered = end - pos
-            self._needed = needed
-            return
+            if needed >= 0:
+                pending.append(data[pos:] if pos else data)
+                self._buffered = end - pos
+                self._needed = needed
+                return False
+            pos = -needed
+            if len(frames) >= max_frames and pos < end:
+                pending.append(data)
+                self._start = pos
+                self._buffered = end - pos
+                self._needed = 0
+                return True
+        return False
 
     def _parse_one(self, data: bytes, pos: int, end: int, frames: list[Frame]) -> int:
         """Parse the frame at ``pos``: return minus the next position if one was appended,
