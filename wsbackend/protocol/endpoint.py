@@ -35,12 +35,13 @@ import enum
 import secrets
 import sys
 
-from .codes import CloseCode, is_sendable_close_code
+from .closing import EndpointBase, State
+from .codes import CloseCode
 from .deflate import DeflateConfig, PerMessageDeflate
-from .errors import InvalidCloseCode, InvalidState, ProtocolError
-from .events import BinaryMessage, Closed, Event, Ping, Pong, TextMessage
+from .errors import InvalidState, ProtocolError
+from .events import Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
-from .hixie import CLOSING_FRAME, KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
+from .hixie import KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
 from .hixie import encode_text as encode_hixie_text
 from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame, frame_header
 from .limits import DEFAULT_LIMITS, Limits
@@ -52,15 +53,6 @@ __all__ = ["MAX_PONGS_PER_READ", "Endpoint", "Side", "State"]
 
 MAX_PONGS_PER_READ = 16
 """Pings answered one by one per read; past them only the latest is (Autobahn 2.10 sends 10)."""
-
-
-class State(enum.Enum):
-    """Where the connection is in its life (RFC 6455 §4.1 / §7)."""
-
-    AWAITING_KEY3 = "awaiting-key3"
-    OPEN = "open"
-    CLOSING = "closing"
-    CLOSED = "closed"
 
 
 # An enum member read through its class costs a descriptor call on CPython 3.11 (~0.2 µs, 20
@@ -82,7 +74,7 @@ class Side(enum.Enum):
     CLIENT = "client"
 
 
-class Endpoint:
+class Endpoint(EndpointBase):
     """One WebSocket connection after its opening handshake, in any protocol version.
 
     Args:
@@ -104,25 +96,16 @@ class Endpoint:
         self.version = version
         self.side = side
         self.state = State.AWAITING_KEY3 if challenge is not None else State.OPEN
-        self.close_code: int | None = None
-        """The code of the :class:`Closed` event, once reported: what ended the connection."""
+        self.close_code = None
         self.close_reason = ""
-        self.failure: ProtocolError | None = None
-        """The error that failed the connection, for the transport's log line."""
-        self._pending: ProtocolError | CloseInfo | None = None
-        """A failure or the peer's close, held until the messages before it are collected."""
+        self.failure = None
+        self._pending = None
         self.input_pending = False
-        """True while input already received holds more than was reported: frames past a
-        ``max_frames`` bound, or a failure or the peer's close behind messages not yet
-        collected. The transport should call :meth:`receive_data` with no data, then
-        :meth:`events_received`, before it waits for more input."""
         self._challenge = challenge
         self._events: list[Event] = []
         self._outgoing: list[bytes] = []
         self._held: list[bytes] = []
         self.bytes_held = 0
-        """Bytes sent before hixie-76's key arrived, held until it does: the transport counts
-        them as queued."""
         self._pongs: list[bytes] = []
         self._pongs_left = MAX_PONGS_PER_READ
         """Pings of the current read still answered one by one."""
@@ -371,42 +354,6 @@ class Endpoint:
             raise InvalidState("a ping payload is at most 125 bytes")
         self._write_frame(Opcode.PING, payload)
 
-    def send_close(self, code: int = CloseCode.NORMAL_CLOSURE, reason: str = "") -> None:
-        """Start the closing handshake (RFC 6455 §7.1.2); a second call does nothing.
-
-        For hixie-75, which has no closing handshake, the connection is closed at once.
-
-        Raises:
-            InvalidCloseCode: ``code`` may not be sent (RFC 6455 §7.4), whatever the state.
-        """
-        if type(code) is bool or not isinstance(code, int) or not is_sendable_close_code(code):
-            raise InvalidCloseCode(f"close code {code!r} may not be sent (RFC 6455 §7.4)")
-        if self.state in (State.CLOSING, State.CLOSED):
-            return
-        if self.version is ProtocolVersion.HIXIE_75:
-            self._closed(code, reason, clean=True)
-            return
-        self._write_close(code, reason)
-        self.state = State.CLOSING
-
-    def fail(self, code: int, reason: str = "") -> None:
-        """Fail the connection (RFC 6455 §7.1.7): send a close frame if we may, then close."""
-        if self.state is State.CLOSED:
-            return
-        if self.state is not State.CLOSING:
-            self._write_close(code, reason)
-        self._closed(code, reason, clean=False)
-
-    def data_to_send(self) -> bytes:
-        """The bytes to write to the peer since the last call."""
-        if self._pongs:
-            self._flush_pongs()
-        if not self._outgoing:
-            return b""
-        data = b"".join(self._outgoing) if len(self._outgoing) > 1 else self._outgoing[0]
-        self._outgoing.clear()
-        return data
-
     @property
     def wire_format(self) -> WireFormat | None:
         """The format whose pre-framed messages this endpoint's peer accepts (see
@@ -421,87 +368,6 @@ class Endpoint:
         shared = self._deflate.shared
         return None if shared is None else WireFormat(hixie=False, deflate=shared)
 
-    @property
-    def transport_should_close(self) -> bool:
-        """True once the transport should close the socket after writing what is pending."""
-        return self._eof_to_send
-
-    def close_expected(self) -> bool:
-        """True while we wait for the peer's close frame: the transport should arm a timer."""
-        return self.state is State.CLOSING
-
     def _check_open(self, action: str) -> None:
         if self.state is not State.OPEN and self.state is not State.AWAITING_KEY3:
             raise InvalidState(f"cannot {action}: the connection is {self.state.value}")
-
-    def _write_frame(self, opcode: Opcode, payload: bytes, rsv1: bool = False) -> None:
-        mask = secrets.token_bytes(4) if self._mask else None
-        self._queue(encode_frame(opcode, payload, True, rsv1, mask))
-
-    def _write_close(self, code: int, reason: str) -> None:
-        if self._hixie_parser is not None:
-            self._queue(CLOSING_FRAME)
-        else:
-            self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
-
-    def _flush_pongs(self) -> None:
-        pongs, self._pongs = self._pongs, []
-        for pong in pongs:
-            self._write_frame(Opcode.PONG, pong)
-
-    def _queue(self, data: bytes) -> None:
-        if self._pongs:
-            self._flush_pongs()
-        if self._challenge is not None:
-            self._held.append(data)
-            self.bytes_held += len(data)
-        else:
-            self._outgoing.append(data)
-
-    def _fail_after_messages(self, error: ProtocolError) -> None:
-        """Fail now, or once the messages already decoded have been collected."""
-        if self._messages_waiting():
-            self._pending = error
-            self.input_pending = True
-        else:
-            self._fail(error)
-
-    def _close_after_messages(self, close: CloseInfo) -> None:
-        """Answer the peer's close now, or once the messages already decoded have been
-        collected (and perhaps answered)."""
-        if self.state is State.OPEN and self._messages_waiting():
-            self._pending = close
-            self.input_pending = True
-        else:
-            self._close_received(close)
-
-    def _messages_waiting(self) -> bool:
-        return any(
-            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
-        )
-
-    def _settle(self, pending: ProtocolError | CloseInfo) -> None:
-        self._pending = None
-        if isinstance(pending, CloseInfo):
-            self._close_received(pending)
-        else:
-            self._fail(pending)
-
-    def _close_received(self, close: CloseInfo) -> None:
-        """Echo the peer's close code, unless we closed first, and report the close."""
-        if self.state is State.OPEN:
-            self._write_close(close.code, "")
-        self._closed(close.code, close.reason, clean=True)
-
-    def _fail(self, error: ProtocolError) -> None:
-        self._pending = None
-        self.failure = error
-        self.fail(error.close_code, str(error) if not self.version.is_hixie else "")
-
-    def _closed(self, code: int, reason: str, clean: bool) -> None:
-        self.state = State.CLOSED
-        self.input_pending = False
-        self.close_code = code
-        self.close_reason = reason
-        self._eof_to_send = True
-        self._events.append(Closed(code, reason, clean))
