@@ -291,3 +291,18 @@ def test_a_waiting_read_arms_no_timer_and_a_stuck_write_still_times_out() -> Non
     assert reader.get(timeout=2) is None
     assert websocket.close_code == 1006
     websocket.release()
+
+
+def test_every_attribute_of_a_connection_lives_in_its_slots() -> None:
+    """Past 30 attributes CPython stops sharing an instance dict's keys, and each connection
+    paid ~1.3 KB for a dict of its own; its attributes are slots instead, so an attribute
+    that is not annotated (and so not a slot) shows up here."""
+    websocket, peer = pair()
+    websocket.send("x")
+    assert TextMessage("x") in peer.read_events()
+    peer.send_text("y")
+    assert websocket.receive() == "y"
+    assert vars(websocket) == {}
+    peer.sock.close()
+    websocket.release()
+    assert vars(websocket) == {}

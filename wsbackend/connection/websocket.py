@@ -21,7 +21,7 @@ from gevent.ssl import SSLSocket
 
 from ..protocol import CloseCode, Endpoint, ProtocolVersion, State
 from ..protocol.wire import WireFormat
-from .base import ConnectionClosed, Message
+from .base import ConnectionClosed, Message, declared_slots
 from .live import LIVE
 from .reading import Reading
 from .settings import DEFAULT_SETTINGS, ConnectionSettings
@@ -46,6 +46,10 @@ class WebSocket(Reading, Timers):
         peer: How log lines name the peer, e.g. ``"127.0.0.1:50312"``.
         subprotocol: The subprotocol the handshake selected, if any.
     """
+
+    subprotocol: str | None
+    """The subprotocol the handshake selected, if any."""
+    __slots__ = (*declared_slots(Reading, Timers), "subprotocol")
 
     def __init__(
         self,
