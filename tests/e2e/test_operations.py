@@ -71,6 +71,7 @@ def test_sessions_are_logged_and_counted_across_workers(workers: tuple[int, Path
     port, log = workers
     before = scrape(port)
     already = len(sessions(log, 0))
+    opened = 0
     # Several at once, repeatedly, until both workers have served some (bounded).
     for _ in range(20):
         with contextlib.ExitStack() as stack:
@@ -78,12 +79,16 @@ def test_sessions_are_logged_and_counted_across_workers(workers: tuple[int, Path
                 stack.enter_context(connect(f"ws://127.0.0.1:{port}/ws?token=secret"))
                 for _ in range(4)
             ]
+            opened += len(clients)
             for ws in clients:
                 ws.send("hello")
                 assert ws.recv() == "hello"
         if len({line[0] for line in sessions(log, already + 4)[already:]}) > 1:
             break
-    lines = sessions(log, already + 4)[already:]
+    # A session is logged and counted when the server sees the client's FIN, which may come
+    # after the client returned: wait for every session opened, not only the first four.
+    lines = sessions(log, already + opened)[already:]
+    assert len(lines) == opened
     assert len({line[0] for line in lines}) == 2, "both workers served sessions"
     for line in lines:
         assert line[1:4] == ("/ws", "rfc6455", "-")
@@ -91,9 +96,11 @@ def test_sessions_are_logged_and_counted_across_workers(workers: tuple[int, Path
         assert int(line[5]) == 1 and int(line[7]) == 1
         assert int(line[6]) > 5 and int(line[8]) > 5
         assert line[9:11] == ("1000", "client")
+    closes = 'wsbackend_closes_total{by="client",code="1000"}'
+    _wait_for(lambda: _delta(before, scrape(port), closes) == opened)
     after = scrape(port)
-    assert _delta(before, after, 'wsbackend_closes_total{by="client",code="1000"}') == len(lines)
-    assert _delta(before, after, 'wsbackend_messages_total{direction="received"}') == len(lines)
+    assert _delta(before, after, closes) == opened
+    assert _delta(before, after, 'wsbackend_messages_total{direction="received"}') == opened
     received = sum(int(line[6]) for line in lines)
     assert _delta(before, after, 'wsbackend_bytes_total{direction="received"}') == received
 
