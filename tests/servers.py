@@ -68,5 +68,19 @@ def wsbackend_serve(port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "wsbackend", "serve", "--bind", f"127.0.0.1:{port}", *extra]
 
 
+def run_probe(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``tests/<script>`` in a fresh interpreter (a probe that counts live objects must not
+    see this process's), within ``timeout`` seconds; it must exit 0."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tests" / script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=timeout * TIME_UNIT,
+        check=True,
+    )
+
+
 OUR_WORKER = "wsbackend.worker.WebSocketWorker"
 GEVENT_WEBSOCKET_WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"

@@ -4,13 +4,10 @@ is held, strict, and freed without the cycle collector."""
 from __future__ import annotations
 
 import io
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.servers import ROOT, TIME_UNIT
+from tests.servers import run_probe
 from wsbackend.handler import read_request_head
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
 
@@ -78,15 +75,7 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     """Served, refused, timed-out and upgraded requests are freed by reference counting alone
     (the environ referred to the handler, a raised deadline to its frame): memory comes back
     when the request ends, not when the cycle collector next runs."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "tests" / "handler_gc_probe.py")],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120 * TIME_UNIT,
-        check=True,
-    )
+    result = run_probe("handler_gc_probe.py", timeout=120)
     lines = result.stdout.splitlines()
     assert lines[:5] == [
         "HTTP/1.1 200 OK",
