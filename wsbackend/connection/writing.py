@@ -1,35 +1,34 @@
-"""The writing side of a connection: one outgoing queue, who writes it out, and backpressure.
+"""The writing side of a connection: one outgoing queue, and who writes it out.
 
 Every write (application sends, pongs, close frames, keepalive pings, pre-framed broadcasts)
 goes into one outgoing buffer. The sender writes it itself when nothing else is pending, which
 saves two greenlet switches per lone message; otherwise a writer greenlet, which lives only
 while there is such a backlog, empties it with one write per batch: a burst of sends costs one
 system call, and two greenlets' sends never interleave on the wire. An idle connection has no
-writer greenlet.
+writer greenlet. Broadcasts never write in the broadcaster's greenlet: the flusher
+(:mod:`.flushing`) gives every connection they queued for one write that does not wait, and
+only a peer whose socket is full gets a writer greenlet. Which broadcasts a connection takes
+is :mod:`.backpressure`'s job.
 """
 
 from __future__ import annotations
 
 from ssl import SSLWantReadError, SSLWantWriteError
-from time import monotonic
-from typing import Any
 
 import gevent
+from gevent import Greenlet
 from gevent.event import Event
 
-from ..protocol import CloseCode, InvalidState, State
-from .base import ConnectionBase, Message, log
+from ..protocol import InvalidState, State
+from .backpressure import SLOW_READER_REASON, Backpressure
+from .base import Message, log
 from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
 
-_OPEN, _AWAITING_KEY3 = State.OPEN, State.AWAITING_KEY3
+_AWAITING_KEY3 = State.AWAITING_KEY3
 """Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, and a
 broadcast checks every receiver's state."""
-
-SLOW_READER_REASON = "too slow to read"
-"""The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
-
 
 WRITE_APART = 64 * 1024
 """From this size on, a message's payload is written on its own after its header, never
@@ -54,21 +53,17 @@ def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> 
     return message if isinstance(message, str) else bytes(message).decode("utf-8")
 
 
-class Writing(ConnectionBase):
+class Writing(Backpressure):
     """Sending messages from any greenlet, and the writer greenlet that sends batches."""
 
-    _over_since: float | None
-    """Since when the send queue has been over ``max_send_buffer``; None while under it."""
     _finishing: bool
     """True once nothing more will be queued: the writer sends our FIN when the queue is empty."""
     _writing: bool
     """True while some greenlet is in ``sendall``: others only queue."""
-    _writer: Any
-    """The writer greenlet while there is a backlog, or the flusher while this connection
-    waits for it; None otherwise."""
-    _own: int
-    """Bytes of the application's own ``send`` calls queued or being written: ``send`` waits
-    for them to drain, so ``max_send_burst`` bounds only what piles up besides them."""
+    _writer: Greenlet | None
+    """The writer greenlet while there is a backlog; None otherwise."""
+    _flush_due: bool
+    """True while this connection waits for the flusher's visit (see :mod:`.flushing`)."""
 
     @property
     def buffered_amount(self) -> int:
@@ -162,68 +157,6 @@ class Writing(ConnectionBase):
         self._endpoint.send_ping(payload)
         self._flush_endpoint()
 
-    # -- backpressure for broadcasts ------------------------------------------------------------
-
-    def _admit_broadcast(self, size: int) -> bool:
-        """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
-        leave too far behind is cut off instead (see :meth:`_within_burst`)."""
-        state = self._endpoint.state
-        if self._closed or (state is not _OPEN and state is not _AWAITING_KEY3):
-            return False
-        queued = self._queued + size
-        if state is _AWAITING_KEY3:
-            queued += self._endpoint.bytes_held
-        if queued <= self._settings.max_send_buffer:
-            return True
-        if self._over_since is None:
-            self._start_grace()
-        if self._within_burst(queued):
-            return True
-        self._cut_off(queued)
-        return False
-
-    def _within_burst(self, queued: int) -> bool:
-        """Whether a queue of ``queued`` bytes, over ``max_send_buffer``, is still a burst the
-        peer may catch up with: under ``max_send_burst`` (the application's own sends aside)
-        and within ``slow_reader_grace``."""
-        settings = self._settings
-        since = self._over_since
-        return (
-            queued - self._own <= settings.max_send_burst
-            and since is not None
-            and monotonic() - since < settings.slow_reader_grace
-        )
-
-    def _start_grace(self) -> None:
-        """Start the clock of a queue gone over ``max_send_buffer``: a peer still over it when
-        ``slow_reader_grace`` ends is cut off, whether or not more broadcasts come."""
-        since = self._over_since = monotonic()
-        gevent.spawn_later(self._settings.slow_reader_grace, self._cut_off_if_still_over, since)
-
-    def _cut_off_if_still_over(self, since: float) -> None:
-        if self._over_since == since and not self._closed:
-            self._cut_off(self._queued)
-
-    def _cut_off(self, queued: int) -> None:
-        """Close a peer that does not read fast enough with 1008, dropping what it did not
-        take; its writer sends the close frame, and a timer drops it if that cannot leave."""
-        settings = self._settings
-        since = self._over_since
-        log.warning(
-            "%s: %d bytes queued, over max_send_buffer=%d for %.1f s (max_send_burst=%d); "
-            "closing a peer that does not keep up",
-            self.peer,
-            queued,
-            settings.max_send_buffer,
-            0.0 if since is None else monotonic() - since,
-            settings.max_send_burst,
-        )
-        self._queued -= sum(len(data) for data in self._out)
-        self._out.clear()
-        self._endpoint.fail(CloseCode.POLICY_VIOLATION, SLOW_READER_REASON)
-        self._process_events(write_now=False)
-        gevent.spawn_later(settings.close_timeout, self._abort)
-
     # -- the outgoing queue ---------------------------------------------------------------------
 
     def _flush_endpoint(self, write_now: bool = True) -> None:
@@ -254,14 +187,15 @@ class Writing(ConnectionBase):
         """
         self._out.append(data)
         self._queued += len(data)
-        if self._writing or self._writer is not None:
+        if self._writing or self._flush_due or self._writer is not None:
             return
         if write_now and not self._messages:
             self._write_out()
         elif write_now:
             self._writer = gevent.spawn(self._write_backlog)
         else:
-            self._writer = FLUSHER.add(self)
+            self._flush_due = True
+            FLUSHER.add(self)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -325,7 +259,7 @@ class Writing(ConnectionBase):
     def _write_nowait(self) -> None:
         """The flusher's visit (see :class:`~.flushing.Flusher`): write what the socket takes
         at once; what it does not take goes to a writer greenlet of this connection's own."""
-        self._writer = None
+        self._flush_due = False
         out = self._out
         if self._writing or self._aborted or not out:
             self._wake_drained()  # whoever writes or aborted wakes the waiters again after
@@ -347,10 +281,10 @@ class Writing(ConnectionBase):
         self.bytes_sent += sent
         if sent < len(data):
             out.insert(0, data[sent:])
-        if out:
-            self._writer = gevent.spawn(self._write_backlog)
-        else:
+        if not out:
             self._after_write()
+        elif self._writer is None:
+            self._writer = gevent.spawn(self._write_backlog)
 
     def _shut_if_written(self) -> None:
         """Send our FIN once the connection is finished and its last frame is out."""
@@ -359,10 +293,10 @@ class Writing(ConnectionBase):
 
     def _await_written(self, timeout: float) -> bool:
         """Wait until nothing is queued or being written; False if that takes ``timeout``."""
-        if not self._writing and self._writer is None:
+        if not (self._writing or self._flush_due or self._writer is not None):
             return True  # the usual case at the end: no timer to arm and cancel
         with gevent.Timeout(timeout, False):
-            while self._writing or self._writer is not None:
+            while self._writing or self._flush_due or self._writer is not None:
                 self._await_drained()
             return True
         return False
