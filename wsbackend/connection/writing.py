@@ -130,7 +130,7 @@ class Writing(Backpressure):
             self.messages_sent += 1
             self._out.append(data)
             self._queued = queued
-            if not (self._writing or self._flush_due or self._writer is not None):
+            if not (self._flush_due or self._writing or self._writer is not None):
                 self._flush_due = True
                 FLUSHER.add(self)
             return True
