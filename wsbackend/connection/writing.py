@@ -20,16 +20,12 @@ import gevent
 from gevent import Greenlet
 from gevent.event import Event
 
-from ..protocol import InvalidState, State
-from .backpressure import SLOW_READER_REASON, Backpressure
+from ..protocol import InvalidState
+from .backpressure import _AWAITING_KEY3, _OPEN, SLOW_READER_REASON, Backpressure
 from .base import Message, log
 from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
-
-_OPEN, _AWAITING_KEY3 = State.OPEN, State.AWAITING_KEY3
-"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, and a
-broadcast checks every receiver's state."""
 
 WRITE_APART = 64 * 1024
 """From this size on, a message's payload is written on its own after its header, never
@@ -118,7 +114,7 @@ class Writing(Backpressure):
         """Queue bytes already framed for this connection's :attr:`wire_format`, never waiting.
 
         This is the broadcast path: a message framed once is queued for every peer of that
-        format, and the writer greenlets send it. False if the peer is gone or too slow (see
+        format, and the flusher sends it. False if the peer is gone or too slow (see
         :meth:`send_nowait`).
         """
         queued = self._queued + len(data)
