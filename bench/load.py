@@ -156,11 +156,12 @@ async def raw_open(port: int, head: bytes, answer_extra: int = 0, **echo: Any) -
     return client
 
 
-def cpu_seconds(pid: int) -> float:
-    """A process's CPU time so far (utime + stime of all its threads), from /proc."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """A process's CPU time so far, user and system (of all its threads), from /proc."""
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 @dataclass
@@ -170,6 +171,8 @@ class Window:
     server_pid: int
     wall: float = 0.0
     server_cpu: float = 0.0
+    server_system: float = 0.0
+    """Of ``server_cpu``, the time spent in the kernel (system calls, the network stack)."""
     client_cpu: float = 0.0
 
     async def run(self, seconds: float) -> None:
@@ -180,7 +183,9 @@ class Window:
         )
         await asyncio.sleep(seconds)
         self.wall = time.perf_counter() - start
-        self.server_cpu = cpu_seconds(self.server_pid) - server
+        user, system = cpu_seconds(self.server_pid)
+        self.server_cpu = user + system - sum(server)
+        self.server_system = system - server[1]
         self.client_cpu = time.process_time() - client
 
     def report(self, operations: int) -> dict[str, Any]:
@@ -190,6 +195,7 @@ class Window:
             "rate": operations / self.wall,
             "per_server_cpu_s": operations / self.server_cpu if self.server_cpu else 0.0,
             "server_busy": self.server_cpu / self.wall,
+            "server_system_share": self.server_system / self.server_cpu if self.server_cpu else 0.0,
             "client_busy": self.client_cpu / self.wall,
         }
 

@@ -139,3 +139,16 @@ def test_a_full_tls_socket_is_left_to_its_writer_not_dropped() -> None:
     gevent.sleep(0.05)
     assert sock.written == [frame]
     websocket.release()
+
+
+def test_a_connection_waiting_for_the_flusher_has_no_writer() -> None:
+    """Waiting for the flusher is a flag of its own: ``_writer`` is a greenlet or None (fails
+    before: it held the flusher itself, a stand-in with a ``kill`` that did nothing)."""
+    websocket, sock = connected()
+    assert websocket.send_prepared(encode_frame(Opcode.TEXT, b"soon"))
+    assert websocket._flush_due and websocket._writer is None
+    gevent.sleep(0)
+    assert not websocket._flush_due and websocket._writer is None
+    assert texts(sock, 1) == ["soon"]
+    sock.close()
+    websocket.release()

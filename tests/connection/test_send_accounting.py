@@ -9,6 +9,7 @@ import time
 import gevent
 from gevent import socket
 
+from tests.connection.test_flusher import connected
 from tests.connection.test_hixie76_key import KEY1, KEY2
 from tests.connection.test_websocket import MASK, pair
 from tests.servers import TIME_UNIT
@@ -89,4 +90,30 @@ def test_a_blocked_write_has_one_deadline() -> None:
     assert websocket.closed
     assert elapsed < timeout * 1.5
     peer.sock.close()
+    websocket.release()
+
+
+def test_a_cut_off_forgets_the_application_bytes_it_dropped() -> None:
+    """A write of the application's is under way and another of its sends waits in the queue
+    when broadcasts overflow it: the cut-off drops that send, and once the write is out no
+    bytes count as the application's (fails before: the dropped send's bytes stayed counted,
+    leaving that much more room under ``max_send_burst``)."""
+    websocket, sock = connected(max_send_buffer=1000, max_send_burst=20_000, send_timeout=10)
+    websocket._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    writer = gevent.spawn(websocket.send, b"w" * 50_000)  # blocks: nobody reads yet
+    gevent.sleep(0.05)
+    assert websocket._writing
+    queued = gevent.spawn(websocket.send, b"q" * 1000)  # joins the queue, then waits
+    gevent.sleep(0.05)
+    frame = encode_frame(Opcode.TEXT, b"b" * 1000)
+    with gevent.Timeout(10):
+        while websocket.send_prepared(frame):
+            pass
+        assert websocket.close_code == 1008
+        while websocket._writing or websocket._out:
+            sock.recv(1 << 16)
+    writer.join(timeout=10)
+    queued.join(timeout=10)
+    assert websocket._own == 0
+    sock.close()
     websocket.release()

@@ -57,6 +57,8 @@ class Client:
     ) -> None:
         self.id = f"{_process_prefix()}-{next(_ids)}"
         self.websocket = websocket
+        self._wire_format = websocket.wire_format
+        """Cached for broadcasts, which ask it of every peer: it is fixed at the handshake."""
         self.environ = environ
         self.remote_addr = remote_addr
         self._groups: set[str] | None = None

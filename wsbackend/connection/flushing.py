@@ -29,16 +29,11 @@ class Flusher:
         self._waiting: list[Writing] = []
         self._greenlet: Any = None
 
-    def add(self, connection: Writing) -> Flusher:
-        """Give ``connection`` a write soon; returns the marker its ``_writer`` holds."""
+    def add(self, connection: Writing) -> None:
+        """Give ``connection`` a write soon (it notes that in its ``_flush_due``)."""
         self._waiting.append(connection)
         if self._greenlet is None:
             self._greenlet = gevent.spawn(self._run)
-        return self
-
-    def kill(self, block: bool = False) -> None:
-        """What stopping a connection's writer means here: nothing, since the flusher skips
-        a connection that was aborted meanwhile."""
 
     def _run(self) -> None:
         try:

@@ -87,6 +87,7 @@ class WebSocket(Reading, Timers):
         self._finishing = False
         self._writing = False
         self._writer = None
+        self._flush_due = False
         self._own = 0
         self._drained = None
         # No socket timeout: a read waits for the peer as long as keepalive lets it (a timeout

@@ -1,35 +1,31 @@
-"""The writing side of a connection: one outgoing queue, who writes it out, and backpressure.
+"""The writing side of a connection: one outgoing queue, and who writes it out.
 
 Every write (application sends, pongs, close frames, keepalive pings, pre-framed broadcasts)
 goes into one outgoing buffer. The sender writes it itself when nothing else is pending, which
 saves two greenlet switches per lone message; otherwise a writer greenlet, which lives only
 while there is such a backlog, empties it with one write per batch: a burst of sends costs one
 system call, and two greenlets' sends never interleave on the wire. An idle connection has no
-writer greenlet.
+writer greenlet. Broadcasts never write in the broadcaster's greenlet: the flusher
+(:mod:`.flushing`) gives every connection they queued for one write that does not wait, and
+only a peer whose socket is full gets a writer greenlet. Which broadcasts a connection takes
+is :mod:`.backpressure`'s job.
 """
 
 from __future__ import annotations
 
+from socket import MSG_DONTWAIT
 from ssl import SSLWantReadError, SSLWantWriteError
-from time import monotonic
-from typing import Any
 
 import gevent
+from gevent import Greenlet
 from gevent.event import Event
 
-from ..protocol import CloseCode, InvalidState, State
-from .base import ConnectionBase, Message, log
+from ..protocol import InvalidState
+from .backpressure import _AWAITING_KEY3, _OPEN, SLOW_READER_REASON, Backpressure
+from .base import Message, log
 from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
-
-_OPEN, _AWAITING_KEY3 = State.OPEN, State.AWAITING_KEY3
-"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, and a
-broadcast checks every receiver's state."""
-
-SLOW_READER_REASON = "too slow to read"
-"""The 1008 close reason of a peer whose send queue overflowed (see ``max_send_buffer``)."""
-
 
 WRITE_APART = 64 * 1024
 """From this size on, a message's payload is written on its own after its header, never
@@ -54,21 +50,17 @@ def _as_message(message: str | bytes | bytearray | memoryview, binary: bool) -> 
     return message if isinstance(message, str) else bytes(message).decode("utf-8")
 
 
-class Writing(ConnectionBase):
+class Writing(Backpressure):
     """Sending messages from any greenlet, and the writer greenlet that sends batches."""
 
-    _over_since: float | None
-    """Since when the send queue has been over ``max_send_buffer``; None while under it."""
     _finishing: bool
     """True once nothing more will be queued: the writer sends our FIN when the queue is empty."""
     _writing: bool
     """True while some greenlet is in ``sendall``: others only queue."""
-    _writer: Any
-    """The writer greenlet while there is a backlog, or the flusher while this connection
-    waits for it; None otherwise."""
-    _own: int
-    """Bytes of the application's own ``send`` calls queued or being written: ``send`` waits
-    for them to drain, so ``max_send_burst`` bounds only what piles up besides them."""
+    _writer: Greenlet | None
+    """The writer greenlet while there is a backlog; None otherwise."""
+    _flush_due: bool
+    """True while this connection waits for the flusher's visit (see :mod:`.flushing`)."""
 
     @property
     def buffered_amount(self) -> int:
@@ -122,9 +114,22 @@ class Writing(ConnectionBase):
         """Queue bytes already framed for this connection's :attr:`wire_format`, never waiting.
 
         This is the broadcast path: a message framed once is queued for every peer of that
-        format, and the writer greenlets send it. False if the peer is gone or too slow (see
+        format, and the flusher sends it. False if the peer is gone or too slow (see
         :meth:`send_nowait`).
         """
+        queued = self._queued + len(data)
+        if (
+            self._endpoint.state is _OPEN
+            and queued <= self._settings.max_send_buffer
+            and not self._closed
+        ):  # the usual case, inline: a broadcast runs this for each of its thousand peers
+            self.messages_sent += 1
+            self._out.append(data)
+            self._queued = queued
+            if not (self._flush_due or self._writing or self._writer is not None):
+                self._flush_due = True
+                FLUSHER.add(self)
+            return True
         if not self._admit_broadcast(len(data)):
             return False
         self.messages_sent += 1
@@ -162,68 +167,6 @@ class Writing(ConnectionBase):
         self._endpoint.send_ping(payload)
         self._flush_endpoint()
 
-    # -- backpressure for broadcasts ------------------------------------------------------------
-
-    def _admit_broadcast(self, size: int) -> bool:
-        """Whether a broadcast of ``size`` bytes may be queued for this peer; one that it would
-        leave too far behind is cut off instead (see :meth:`_within_burst`)."""
-        state = self._endpoint.state
-        if self._closed or (state is not _OPEN and state is not _AWAITING_KEY3):
-            return False
-        queued = self._queued + size
-        if state is _AWAITING_KEY3:
-            queued += self._endpoint.bytes_held
-        if queued <= self._settings.max_send_buffer:
-            return True
-        if self._over_since is None:
-            self._start_grace()
-        if self._within_burst(queued):
-            return True
-        self._cut_off(queued)
-        return False
-
-    def _within_burst(self, queued: int) -> bool:
-        """Whether a queue of ``queued`` bytes, over ``max_send_buffer``, is still a burst the
-        peer may catch up with: under ``max_send_burst`` (the application's own sends aside)
-        and within ``slow_reader_grace``."""
-        settings = self._settings
-        since = self._over_since
-        return (
-            queued - self._own <= settings.max_send_burst
-            and since is not None
-            and monotonic() - since < settings.slow_reader_grace
-        )
-
-    def _start_grace(self) -> None:
-        """Start the clock of a queue gone over ``max_send_buffer``: a peer still over it when
-        ``slow_reader_grace`` ends is cut off, whether or not more broadcasts come."""
-        since = self._over_since = monotonic()
-        gevent.spawn_later(self._settings.slow_reader_grace, self._cut_off_if_still_over, since)
-
-    def _cut_off_if_still_over(self, since: float) -> None:
-        if self._over_since == since and not self._closed:
-            self._cut_off(self._queued)
-
-    def _cut_off(self, queued: int) -> None:
-        """Close a peer that does not read fast enough with 1008, dropping what it did not
-        take; its writer sends the close frame, and a timer drops it if that cannot leave."""
-        settings = self._settings
-        since = self._over_since
-        log.warning(
-            "%s: %d bytes queued, over max_send_buffer=%d for %.1f s (max_send_burst=%d); "
-            "closing a peer that does not keep up",
-            self.peer,
-            queued,
-            settings.max_send_buffer,
-            0.0 if since is None else monotonic() - since,
-            settings.max_send_burst,
-        )
-        self._queued -= sum(len(data) for data in self._out)
-        self._out.clear()
-        self._endpoint.fail(CloseCode.POLICY_VIOLATION, SLOW_READER_REASON)
-        self._process_events(write_now=False)
-        gevent.spawn_later(settings.close_timeout, self._abort)
-
     # -- the outgoing queue ---------------------------------------------------------------------
 
     def _flush_endpoint(self, write_now: bool = True) -> None:
@@ -254,14 +197,15 @@ class Writing(ConnectionBase):
         """
         self._out.append(data)
         self._queued += len(data)
-        if self._writing or self._writer is not None:
+        if self._writing or self._flush_due or self._writer is not None:
             return
         if write_now and not self._messages:
             self._write_out()
         elif write_now:
             self._writer = gevent.spawn(self._write_backlog)
         else:
-            self._writer = FLUSHER.add(self)
+            self._flush_due = True
+            FLUSHER.add(self)
 
     def _write_out(self) -> None:
         """Write everything queued, including what is queued while this write blocks."""
@@ -306,14 +250,9 @@ class Writing(ConnectionBase):
         finally:
             self._writer = None
 
-    def _send_nowait(self, data: bytes) -> int:
-        """One ``send`` that never waits for room: how much the socket took, 0 when full."""
+    def _send_nowait_tls(self, data: bytes) -> int:
+        """One TLS ``send`` that never waits for room: how much the socket took, 0 when full."""
         sock = self._sock
-        if self._plain:
-            try:
-                return int(sock.send(data, 0, 0.0))  # a timeout of 0 for this call alone
-            except BlockingIOError:
-                return 0
         sock.settimeout(0.0)  # gevent's TLS socket heeds only its own timeout; 2 us more
         try:
             return int(sock.send(data))
@@ -325,7 +264,7 @@ class Writing(ConnectionBase):
     def _write_nowait(self) -> None:
         """The flusher's visit (see :class:`~.flushing.Flusher`): write what the socket takes
         at once; what it does not take goes to a writer greenlet of this connection's own."""
-        self._writer = None
+        self._flush_due = False
         out = self._out
         if self._writing or self._aborted or not out:
             self._wake_drained()  # whoever writes or aborted wakes the waiters again after
@@ -336,21 +275,29 @@ class Writing(ConnectionBase):
             data = b"".join(out) if len(out) > 1 else out[0]
             out.clear()
         try:
-            sent = self._send_nowait(data)
+            if self._plain:  # the real socket under gevent's: its wrapper costs ~0.1 µs a peer
+                try:
+                    sent = self._sock._sock.send(data, MSG_DONTWAIT)
+                except BlockingIOError:
+                    sent = 0
+            else:
+                sent = self._send_nowait_tls(data)
         except OSError as exc:
             log.debug("%s: write failed: %s", self.peer, exc)
             self._queued -= len(data)
             self._abort()
             return
         self._queued -= sent
-        self._own -= min(self._own, sent)  # a send() that joined a broadcast's queue
+        if self._own:  # a send() that joined a broadcast's queue
+            self._own -= min(self._own, sent)
         self.bytes_sent += sent
         if sent < len(data):
             out.insert(0, data[sent:])
         if out:
-            self._writer = gevent.spawn(self._write_backlog)
-        else:
-            self._after_write()
+            if self._writer is None:
+                self._writer = gevent.spawn(self._write_backlog)
+        elif self._drained is not None or self._finishing or self._over_since is not None:
+            self._after_write()  # only then has it anything to do
 
     def _shut_if_written(self) -> None:
         """Send our FIN once the connection is finished and its last frame is out."""
@@ -359,10 +306,10 @@ class Writing(ConnectionBase):
 
     def _await_written(self, timeout: float) -> bool:
         """Wait until nothing is queued or being written; False if that takes ``timeout``."""
-        if not self._writing and self._writer is None:
+        if not (self._writing or self._flush_due or self._writer is not None):
             return True  # the usual case at the end: no timer to arm and cancel
         with gevent.Timeout(timeout, False):
-            while self._writing or self._writer is not None:
+            while self._writing or self._flush_due or self._writer is not None:
                 self._await_drained()
             return True
         return False
