@@ -33,10 +33,20 @@ def source(data: bytes) -> Source:
 
 def test_reads_one_head_and_leaves_the_rest() -> None:
     rfile = source(b"\r\nGET /x HTTP/1.1\r\nHost: a\r\nB: c\r\n\r\nkey3data")
-    head = read_request_head(rfile, LIMITS)
-    assert head is not None
+    read = read_request_head(rfile, LIMITS)
+    assert read is not None
+    head = read.request
     assert (head.method, head.target, head.headers.get("b")) == ("GET", "/x", "c")
+    assert read.read_ahead
     assert rfile.read() == b"key3data"
+
+
+def test_tells_whether_anything_was_read_past_the_head() -> None:
+    """The handler skips asking an empty buffer for what followed the head (a failed recv)."""
+    alone = read_request_head(source(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), LIMITS)
+    followed = read_request_head(source(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nkey3data"), LIMITS)
+    assert alone is not None and not alone.read_ahead
+    assert followed is not None and followed.read_ahead
 
 
 def test_eof_before_a_head_is_none() -> None:

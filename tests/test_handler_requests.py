@@ -45,11 +45,17 @@ CLOSE_FRAME = bytes([0x88, 0x82, 0, 0, 0, 0]) + struct.pack("!H", 1000)
 
 
 class RecordingSocket:
-    """A socket that records what is passed to ``sendall``, for the server's side."""
+    """A socket that records what is passed to ``send`` and ``sendall``, for the server's side
+    (what ``send`` did not take is recorded again by the ``sendall`` that follows it)."""
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self.writes: list[bytes] = []
+
+    def send(self, data: bytes, *args: Any) -> int:
+        sent: int = self._sock.send(data, *args)
+        self.writes.append(bytes(data[:sent]))
+        return sent
 
     def sendall(self, data: bytes) -> None:
         self.writes.append(bytes(data))

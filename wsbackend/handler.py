@@ -20,7 +20,7 @@ import functools
 import io
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gevent
 from gevent import pywsgi
@@ -34,7 +34,7 @@ from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import parse_request_head
 from .wsgi import WebSocketMiddleware
 
-__all__ = ["WebSocketHandler", "read_request_head"]
+__all__ = ["RequestHead", "WebSocketHandler", "read_request_head"]
 
 log = logging.getLogger("wsbackend.handler")
 
@@ -60,6 +60,9 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _refused = False
     _at_limit = False
     _head: HandshakeRequest
+    _read_ahead = True
+    """Whether gevent's buffer may hold bytes past the request head (see
+    :class:`RequestHead`)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
@@ -96,7 +99,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         started = False
         try:
             started = bool(self.rfile.peek(1))
-            head = read_request_head(self.rfile, self.limits) if started else None
+            read = read_request_head(self.rfile, self.limits) if started else None
         except HandshakeError as exc:
             log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
             self._refused = True
@@ -117,10 +120,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         finally:
             deadline.close()
             del deadline  # once raised, it holds this frame in its traceback: a cycle
-        if head is None:
+        if read is None:
             return None
-        self._head = head
-        del head  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
+        self._head, self._read_ahead = read
+        del read  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
         return super().handle_one_request()
 
     @property
@@ -159,7 +162,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         """Give the socket and the bytes read past the request head to a WebSocket."""
         self._detached = True
         self.close_connection = True
-        initial_data = take_buffered(self.rfile, self.socket)
+        # Asking an empty buffer costs a recv that fails (EAGAIN): only when it may hold some.
+        initial_data = take_buffered(self.rfile, self.socket) if self._read_ahead else b""
         self.rfile.close()
         # What only the request needed goes, or every idle WebSocket would keep it through
         # this handler and its environ: the parsed head, twice over (~1.5 KB), and the
@@ -214,7 +218,16 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().log_request()
 
 
-def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
+class RequestHead(NamedTuple):
+    """A request head as :func:`read_request_head` read it."""
+
+    request: HandshakeRequest
+    read_ahead: bool
+    """False when the head was all the reader held: nothing past it is buffered. (True when
+    bytes followed it, or when it came in pieces and the reader cannot tell.)"""
+
+
+def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
     """Read and parse one request head from ``rfile``, never holding more than the limits allow.
 
     Returns None at EOF before the head starts.
@@ -229,7 +242,8 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
     end = held.find(b"\r\n\r\n", 0, budget)
     if end > 0 and held[:1] not in (b"\r", b"\n"):
         # The usual case: the whole head arrived at once; one read takes it.
-        return parse_request_head(rfile.read(end + 4), limits)
+        request = parse_request_head(rfile.read(end + 4), limits)
+        return RequestHead(request, len(held) > end + 4)
     lines: list[bytes] = []
     size = 0
     while True:
@@ -245,7 +259,7 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
             if not lines:
                 continue  # RFC 9112 §2.2: empty lines before the request line are ignored
             lines.append(b"\r\n")
-            return parse_request_head(b"".join(lines), limits)
+            return RequestHead(parse_request_head(b"".join(lines), limits), True)
         if len(lines) > limits.max_request_headers:
             raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
         lines.append(line)

@@ -337,8 +337,13 @@ class WebSocketMiddleware:
             # the write of the head: one send, and a hixie-76 client sees one reply, not two.
             endpoint.receive_data(initial_data)
             initial_data = b""
+            reply = accepted.response_head() + endpoint.data_to_send()
             try:
-                sock.sendall(accepted.response_head() + endpoint.data_to_send())
+                # One send takes a reply this small; gevent's sendall would first ask the
+                # socket for its buffer size (a system call) and arm a loop.
+                sent = sock.send(reply)
+                if sent < len(reply):
+                    sock.sendall(reply[sent:])
             except OSError as exc:
                 log.info("%s: vanished during the handshake: %s", peer, exc)
                 sock.close()

@@ -74,6 +74,7 @@ class WebSocket(Reading, Timers):
         self._taken = 0
         self._closed = False
         self._aborted = False
+        self._write_shut = False
         self._reading = False
         self._last_seen = monotonic()
         self._key_deadline = self._last_seen + settings.handshake_timeout
