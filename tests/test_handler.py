@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.servers import ROOT, TIME_UNIT
+from wsbackend import handler
 from wsbackend.handler import read_request_head
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
 
@@ -107,3 +108,14 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     ]
     assert lines[5:] == ["HTTP/1.1 101 Switching Protocols", "handlers only the collector freed: 0"]
     assert "Traceback" not in result.stderr
+
+
+def test_environ_keys_remembered_are_bounded() -> None:
+    """Clients choose field names: the names remembered for their environ keys stop growing at
+    the bound, and the keys stay right past it."""
+    names = [f"X-Name-{number}" for number in range(3 * handler._MAX_ENVIRON_KEYS)]
+    assert [handler._environ_key(name) for name in names] == [
+        f"HTTP_X_NAME_{number}" for number in range(len(names))
+    ]
+    assert len(handler._ENVIRON_KEYS) <= handler._MAX_ENVIRON_KEYS
+    assert [handler._environ_key(name) for name in ("Bad_Name", "content-type")] == ["", ""]

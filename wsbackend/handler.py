@@ -143,10 +143,17 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         """The ``HTTP_*`` environ entries, straight from the fields already parsed (gevent
         formats them as lines and parses those again); names with ``_`` are dropped as gevent
         drops them, so that ``X_Forwarded_For`` cannot pass for ``X-Forwarded-For``."""
+        keys = _ENVIRON_KEYS
         for name, value in self.headers.fields:
-            key = name.upper()
-            if "_" not in key and key not in _NOT_HTTP_KEYS:
-                yield "HTTP_" + key.replace("-", "_"), value
+            key = keys.get(name)
+            if key is None:
+                key = _environ_key(name)
+            if key:
+                yield key, value
+
+    def _check_http_version(self) -> bool:
+        # gevent's check parses the version's digits on every request; these two pass it.
+        return self.request_version in _USUAL_VERSIONS or bool(super()._check_http_version())
 
     def _peer(self) -> str:
         address = self.client_address
@@ -267,6 +274,21 @@ def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
 
 _NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
 """Fields the WSGI environ holds under their own names (gevent sets them)."""
+_USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
+
+_ENVIRON_KEYS: dict[str, str] = {}
+"""Field name as sent -> its ``HTTP_*`` environ key, or "" for a field gevent leaves out: the
+same few names come with every request. Bounded by ``_MAX_ENVIRON_KEYS``, since clients choose
+the names."""
+_MAX_ENVIRON_KEYS = 1024
+
+
+def _environ_key(name: str) -> str:
+    upper = name.upper()
+    key = "" if "_" in upper or upper in _NOT_HTTP_KEYS else "HTTP_" + upper.replace("-", "_")
+    if len(_ENVIRON_KEYS) < _MAX_ENVIRON_KEYS:
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 class _ReadFields:

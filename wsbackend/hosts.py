@@ -18,8 +18,7 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from .protocol import HandshakeRequest
 
@@ -54,8 +53,7 @@ def wire_request(environ: Mapping[str, Any]) -> HandshakeRequest | None:
     return None if owner is None else owner.request_head
 
 
-@dataclass(frozen=True, slots=True)
-class Transport:
+class Transport(NamedTuple):
     """A socket taken over from the host.
 
     Attributes:
