@@ -17,6 +17,7 @@ from gevent import pywsgi, socket
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
 from wsbackend.handler import WebSocketHandler
+from wsbackend.protocol import Limits
 
 PLAIN_REQUEST = (
     b"GET /a%20b?x=1 HTTP/1.1\r\n"
@@ -172,3 +173,14 @@ def test_rfc6455_frames_that_came_with_the_request_are_answered() -> None:
     assert sock.writes[0].startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert sock.writes[0].endswith(b"\r\n\r\n\x88\x02\x03\xe8")  # our close frame, 1000
     assert received == sock.writes[0]
+
+
+def test_head_limits_of_the_middleware_apply_when_stricter_than_the_handlers() -> None:
+    """The middleware skips its head limits for a head our handler read under the same ones;
+    its own stricter limits still refuse it."""
+    strict = Limits(max_request_headers=2)
+    middleware = WebSocketMiddleware(default_app=Application(), limits=strict)
+    _, received = serve(middleware, RFC6455_REQUEST + CLOSE_FRAME)
+    assert received.startswith(b"HTTP/1.1 431 ")
+    _, received = serve(WebSocketMiddleware(default_app=Application()), RFC6455_REQUEST)
+    assert received.startswith(b"HTTP/1.1 101 ")

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
-from .hosts import find_transport, prepare_gevent_websocket_handler, wire_request
+from .hosts import find_transport, prepare_gevent_websocket_handler, read_within, wire_request
 from .hubs import Hub, RedisHub, hub_for
 from .legacy import LegacyServer
 from .metrics import metrics_endpoint, recorder
@@ -250,7 +250,8 @@ class WebSocketMiddleware:
     def _accept(
         self, environ: dict[str, Any], request: HandshakeRequest, view: ClientView
     ) -> AcceptedHandshake:
-        check_head_limits(request, self.limits)
+        if not read_within(environ, request, self.limits):
+            check_head_limits(request, self.limits)
         accepted = accept(request, self._policy_for(environ), view.scheme == "https")
         if self.admit is not None and not self.admit(environ):
             raise Forbidden("refused by the admission hook")
