@@ -93,17 +93,42 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def handle_one_request(self) -> Any:
         if self.rfile.closed:
             return None
-        self.socket.settimeout(None)
+        try:
+            read = self._read_head_present() or self._read_head_within_deadline()
+        except HandshakeError as exc:
+            log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
+            self._refused = True
+            return (str(exc.http_status), _refusal(exc))
+        if read is None:
+            return None
+        self._head, self._read_ahead = read
+        del read  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
+        return super().handle_one_request()
+
+    def _read_head_present(self) -> RequestHead | None:
+        """The request head if the whole of it is here already (the usual case: the client
+        sent it with its connection), read without arming the deadline; else None."""
+        sock = self.socket
+        sock.settimeout(0.0)
+        try:
+            held = self.rfile.peek(1)
+        except OSError:
+            return None
+        finally:
+            sock.settimeout(None)
+        if held.find(b"\r\n\r\n", 0, self.limits.max_request_head_size) <= 0:
+            return None
+        return read_request_head(self.rfile, self.limits)
+
+    def _read_head_within_deadline(self) -> RequestHead | None:
+        """The request head, read within ``handshake_timeout`` however slowly it comes; None
+        at EOF, on a socket error, or at the deadline."""
         deadline = gevent.Timeout(self.handshake_timeout)
         deadline.start()
         started = False
         try:
             started = bool(self.rfile.peek(1))
-            read = read_request_head(self.rfile, self.limits) if started else None
-        except HandshakeError as exc:
-            log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
-            self._refused = True
-            return (str(exc.http_status), _refusal(exc))
+            return read_request_head(self.rfile, self.limits) if started else None
         except gevent.Timeout as exc:
             if exc is not deadline:
                 raise
@@ -120,11 +145,6 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         finally:
             deadline.close()
             del deadline  # once raised, it holds this frame in its traceback: a cycle
-        if read is None:
-            return None
-        self._head, self._read_ahead = read
-        del read  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
-        return super().handle_one_request()
 
     @property
     def request_head(self) -> HandshakeRequest:
