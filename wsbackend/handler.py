@@ -16,7 +16,6 @@ every protocol version.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 from collections.abc import Iterator
@@ -43,10 +42,33 @@ _CLOSED_FILE.close()
 """The request's file once the socket became a WebSocket's (what ``wsgi.input`` then is)."""
 
 
-@functools.lru_cache(maxsize=1)
-def _flash_policy(config: Config) -> bytes | None:
-    """The policy document, read once per configuration rather than once per connection."""
-    return config.flash_policy_document()
+class _Serving(NamedTuple):
+    """What each connection's handler takes from the active configuration."""
+
+    config: Config
+    handshake_timeout: float
+    limits: Limits
+    flash_policy: bytes | None
+
+
+_serving: _Serving | None = None
+
+
+def _serving_config() -> _Serving:
+    """The active configuration's part for handlers, worked out once per configuration (the
+    policy document is a file read) and found by identity (a frozen ``Config`` hashes every
+    field on each lookup)."""
+    global _serving
+    config = active()
+    serving = _serving
+    if serving is None or serving.config is not config:
+        serving = _serving = _Serving(
+            config,
+            config.settings.handshake_timeout,
+            config.limits,
+            config.flash_policy_document(),
+        )
+    return serving
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
@@ -68,10 +90,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        config = active()
-        self.handshake_timeout = config.settings.handshake_timeout
-        self.limits = config.limits
-        self.flash_policy = _flash_policy(config)
+        _, self.handshake_timeout, self.limits, self.flash_policy = _serving_config()
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):
