@@ -231,6 +231,7 @@ class WebSocketMiddleware:
             accepted = self._accept(environ, request, view)
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            handshake_refused(exc.http_status)
             return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
         if not accepted.version.is_hixie:
             environ[ACCEPTED_KEY] = accepted
@@ -245,6 +246,7 @@ class WebSocketMiddleware:
             f"{accepted.version.value} is not served on this server; use RFC 6455",
             ((SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),),
         )
+        handshake_refused(refusal.http_status)
         return respond(start_response, refusal.status_line, str(refusal), (*refusal.headers, CLOSE))
 
     def _accept(
