@@ -8,6 +8,7 @@ Each test drives one handler over a socket pair in this process, as the server w
 from __future__ import annotations
 
 import contextlib
+import io
 import struct
 from typing import Any
 
@@ -16,7 +17,7 @@ import pytest
 from gevent import pywsgi, socket
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
-from wsbackend.handler import WebSocketHandler
+from wsbackend.handler import WebSocketHandler, read_request_head
 from wsbackend.protocol import Limits
 
 PLAIN_REQUEST = (
@@ -184,3 +185,34 @@ def test_head_limits_of_the_middleware_apply_when_stricter_than_the_handlers() -
     assert received.startswith(b"HTTP/1.1 431 ")
     _, received = serve(WebSocketMiddleware(default_app=Application()), RFC6455_REQUEST)
     assert received.startswith(b"HTTP/1.1 101 ")
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [RFC6455_REQUEST, RFC6455_REQUEST.replace(b"Upgrade\r\n", b"close\r\n"), PLAIN_REQUEST],
+    ids=["upgrade", "connection-close", "with-a-body"],
+)
+def test_request_state_is_what_gevents_parse_gives(request_head: bytes) -> None:
+    """Taken from our parse for a request without a body, gevent's for one with a body: the
+    state gevent's handler goes on with is the same either way."""
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), None, log=None)
+    states = []
+    for parse in (WebSocketHandler.read_request, pywsgi.WSGIHandler.read_request):
+        handler = WebSocketHandler(socket.socket(), ("127.0.0.1", 40000), server)
+        read = read_request_head(io.BufferedReader(io.BytesIO(request_head)), handler.limits)  # type: ignore[arg-type]
+        assert read is not None
+        handler._head = read.request
+        assert parse(handler, handler.read_requestline())
+        states.append(
+            (
+                handler.requestline,
+                handler.command,
+                handler.path,
+                handler.request_version,
+                handler.content_length,
+                handler.close_connection,
+                handler.headers.items(),
+            )
+        )
+        handler.socket.close()
+    assert states[0] == states[1]

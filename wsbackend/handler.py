@@ -29,6 +29,7 @@ from .connection import LIVE
 from .flashpolicy import POLICY_REQUEST, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
+from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import parse_request_head
 from .wsgi import WebSocketMiddleware
@@ -173,6 +174,24 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def read_requestline(self) -> str:
         head = self._head
         return f"{head.method} {head.target} {head.http_version}"
+
+    def read_request(self, raw_requestline: str) -> bool:
+        """gevent's request state, taken from the head already parsed when it is an HTTP/1.1
+        request without a body (every upgrade, most page requests): what gevent's parse of
+        the line and fields would give. Requests with a body get gevent's own."""
+        head = self._head
+        if (
+            head.http_version != "HTTP/1.1"
+            or CONTENT_LENGTH in head.headers
+            or TRANSFER_ENCODING in head.headers
+        ):
+            return bool(super().read_request(raw_requestline))
+        self.requestline = raw_requestline
+        self.command, self.path, self.request_version = head.method, head.target, "HTTP/1.1"
+        self.headers = fields = self.MessageClass()
+        self.content_length = None
+        self.close_connection = (fields.get("Connection") or "").lower() == "close"
+        return True
 
     def MessageClass(self, *args: Any) -> _ReadFields:
         """The fields of the head already read, as gevent's handler reads them."""
