@@ -44,7 +44,9 @@ _CLOSED_FILE.close()
 
 
 class _Serving(NamedTuple):
-    """What each connection's handler takes from the active configuration."""
+    """What each connection's handler takes from the active configuration: worked out once per
+    configuration (the policy document is a file) and found by identity (a frozen ``Config``
+    hashes every field, nested ones too, on each lookup)."""
 
     config: Config
     handshake_timeout: float
@@ -56,20 +58,12 @@ _serving: _Serving | None = None
 
 
 def _serving_config() -> _Serving:
-    """The active configuration's part for handlers, worked out once per configuration (the
-    policy document is a file read) and found by identity (a frozen ``Config`` hashes every
-    field on each lookup)."""
     global _serving
     config = active()
-    serving = _serving
-    if serving is None or serving.config is not config:
-        serving = _serving = _Serving(
-            config,
-            config.settings.handshake_timeout,
-            config.limits,
-            config.flash_policy_document(),
-        )
-    return serving
+    if _serving is None or _serving.config is not config:
+        timeout, policy = config.settings.handshake_timeout, config.flash_policy_document()
+        _serving = _Serving(config, timeout, config.limits, policy)
+    return _serving
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
@@ -84,8 +78,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _at_limit = False
     _head: HandshakeRequest
     _read_ahead = True
-    """Whether gevent's buffer may hold bytes past the request head (see
-    :class:`RequestHead`)."""
+    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
