@@ -32,6 +32,7 @@ from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, Requ
 from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import parse_request_head
+from .sessions import handshake_refused
 from .wsgi import WebSocketMiddleware
 
 __all__ = ["RequestHead", "WebSocketHandler", "read_request_head"]
@@ -388,6 +389,7 @@ def _refusal(error: HandshakeError) -> bytes:
 
 def _unavailable(environ: dict[str, Any], start_response: Any) -> Any:
     """503 to an upgrade that this process cannot take now: the client retries later."""
+    handshake_refused(503)
     body = b"Too many connections or shutting down; retry later.\n"
     start_response(
         "503 Service Unavailable",
