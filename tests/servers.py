@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -84,3 +85,16 @@ def run_probe(script: str, timeout: float) -> subprocess.CompletedProcess[str]:
 
 OUR_WORKER = "wsbackend.worker.WebSocketWorker"
 GEVENT_WEBSOCKET_WORKER = "geventwebsocket.gunicorn.workers.GeventWebSocketWorker"
+
+
+def scrape(port: int, headers: dict[str, str] | None = None) -> dict[str, float]:
+    """The samples a server's Prometheus endpoint (``/metrics``) serves, by name and labels."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10 * TIME_UNIT) as response:
+        text = response.read().decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples

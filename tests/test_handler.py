@@ -8,6 +8,7 @@ import io
 import pytest
 
 from tests.servers import run_probe
+from wsbackend import handler
 from wsbackend.handler import read_request_head
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
 
@@ -30,10 +31,20 @@ def source(data: bytes) -> Source:
 
 def test_reads_one_head_and_leaves_the_rest() -> None:
     rfile = source(b"\r\nGET /x HTTP/1.1\r\nHost: a\r\nB: c\r\n\r\nkey3data")
-    head = read_request_head(rfile, LIMITS)
-    assert head is not None
+    read = read_request_head(rfile, LIMITS)
+    assert read is not None
+    head = read.request
     assert (head.method, head.target, head.headers.get("b")) == ("GET", "/x", "c")
+    assert read.read_ahead
     assert rfile.read() == b"key3data"
+
+
+def test_tells_whether_anything_was_read_past_the_head() -> None:
+    """The handler skips asking an empty buffer for what followed the head (a failed recv)."""
+    alone = read_request_head(source(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"), LIMITS)
+    followed = read_request_head(source(b"GET / HTTP/1.1\r\nHost: a\r\n\r\nkey3data"), LIMITS)
+    assert alone is not None and not alone.read_ahead
+    assert followed is not None and followed.read_ahead
 
 
 def test_eof_before_a_head_is_none() -> None:
@@ -86,3 +97,14 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     ]
     assert lines[5:] == ["HTTP/1.1 101 Switching Protocols", "handlers only the collector freed: 0"]
     assert "Traceback" not in result.stderr
+
+
+def test_environ_keys_remembered_are_bounded() -> None:
+    """Clients choose field names: the names remembered for their environ keys stop growing at
+    the bound, and the keys stay right past it."""
+    names = [f"X-Name-{number}" for number in range(3 * handler._MAX_ENVIRON_KEYS)]
+    assert [handler._environ_key(name) for name in names] == [
+        f"HTTP_X_NAME_{number}" for number in range(len(names))
+    ]
+    assert len(handler._ENVIRON_KEYS) <= handler._MAX_ENVIRON_KEYS
+    assert [handler._environ_key(name) for name in ("Bad_Name", "content-type")] == ["", ""]

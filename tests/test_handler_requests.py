@@ -8,6 +8,7 @@ Each test drives one handler over a socket pair in this process, as the server w
 from __future__ import annotations
 
 import contextlib
+import io
 import struct
 from typing import Any
 
@@ -16,7 +17,8 @@ import pytest
 from gevent import pywsgi, socket
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
-from wsbackend.handler import WebSocketHandler
+from wsbackend.handler import WebSocketHandler, read_request_head
+from wsbackend.protocol import Limits
 
 PLAIN_REQUEST = (
     b"GET /a%20b?x=1 HTTP/1.1\r\n"
@@ -45,11 +47,17 @@ CLOSE_FRAME = bytes([0x88, 0x82, 0, 0, 0, 0]) + struct.pack("!H", 1000)
 
 
 class RecordingSocket:
-    """A socket that records what is passed to ``sendall``, for the server's side."""
+    """A socket that records what is passed to ``send`` and ``sendall``, for the server's side
+    (what ``send`` did not take is recorded again by the ``sendall`` that follows it)."""
 
     def __init__(self, sock: Any) -> None:
         self._sock = sock
         self.writes: list[bytes] = []
+
+    def send(self, data: bytes, *args: Any) -> int:
+        sent: int = self._sock.send(data, *args)
+        self.writes.append(bytes(data[:sent]))
+        return sent
 
     def sendall(self, data: bytes) -> None:
         self.writes.append(bytes(data))
@@ -166,3 +174,45 @@ def test_rfc6455_frames_that_came_with_the_request_are_answered() -> None:
     assert sock.writes[0].startswith(b"HTTP/1.1 101 Switching Protocols\r\n")
     assert sock.writes[0].endswith(b"\r\n\r\n\x88\x02\x03\xe8")  # our close frame, 1000
     assert received == sock.writes[0]
+
+
+def test_head_limits_of_the_middleware_apply_when_stricter_than_the_handlers() -> None:
+    """The middleware skips its head limits for a head our handler read under the same ones;
+    its own stricter limits still refuse it."""
+    strict = Limits(max_request_headers=2)
+    middleware = WebSocketMiddleware(default_app=Application(), limits=strict)
+    _, received = serve(middleware, RFC6455_REQUEST + CLOSE_FRAME)
+    assert received.startswith(b"HTTP/1.1 431 ")
+    _, received = serve(WebSocketMiddleware(default_app=Application()), RFC6455_REQUEST)
+    assert received.startswith(b"HTTP/1.1 101 ")
+
+
+@pytest.mark.parametrize(
+    "request_head",
+    [RFC6455_REQUEST, RFC6455_REQUEST.replace(b"Upgrade\r\n", b"close\r\n"), PLAIN_REQUEST],
+    ids=["upgrade", "connection-close", "with-a-body"],
+)
+def test_request_state_is_what_gevents_parse_gives(request_head: bytes) -> None:
+    """Taken from our parse for a request without a body, gevent's for one with a body: the
+    state gevent's handler goes on with is the same either way."""
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), None, log=None)
+    states = []
+    for parse in (WebSocketHandler.read_request, pywsgi.WSGIHandler.read_request):
+        handler = WebSocketHandler(socket.socket(), ("127.0.0.1", 40000), server)
+        read = read_request_head(io.BufferedReader(io.BytesIO(request_head)), handler.limits)  # type: ignore[arg-type]
+        assert read is not None
+        handler._head = read.request
+        assert parse(handler, handler.read_requestline())
+        states.append(
+            (
+                handler.requestline,
+                handler.command,
+                handler.path,
+                handler.request_version,
+                handler.content_length,
+                handler.close_connection,
+                handler.headers.items(),
+            )
+        )
+        handler.socket.close()
+    assert states[0] == states[1]

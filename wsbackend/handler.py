@@ -16,11 +16,10 @@ every protocol version.
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import gevent
 from gevent import pywsgi
@@ -30,11 +29,13 @@ from .connection import LIVE
 from .flashpolicy import POLICY_REQUEST, policy_response
 from .hosts import HANDLER_KEY, take_buffered
 from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
+from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
 from .protocol.request import parse_request_head
+from .sessions import handshake_refused
 from .wsgi import WebSocketMiddleware
 
-__all__ = ["WebSocketHandler", "read_request_head"]
+__all__ = ["RequestHead", "WebSocketHandler", "read_request_head"]
 
 log = logging.getLogger("wsbackend.handler")
 
@@ -43,10 +44,27 @@ _CLOSED_FILE.close()
 """The request's file once the socket became a WebSocket's (what ``wsgi.input`` then is)."""
 
 
-@functools.lru_cache(maxsize=1)
-def _flash_policy(config: Config) -> bytes | None:
-    """The policy document, read once per configuration rather than once per connection."""
-    return config.flash_policy_document()
+class _Serving(NamedTuple):
+    """What each connection's handler takes from the active configuration: worked out once per
+    configuration (the policy document is a file) and found by identity (a frozen ``Config``
+    hashes every field, nested ones too, on each lookup)."""
+
+    config: Config
+    handshake_timeout: float
+    limits: Limits
+    flash_policy: bytes | None
+
+
+_serving: _Serving | None = None
+
+
+def _serving_config() -> _Serving:
+    global _serving
+    config = active()
+    if _serving is None or _serving.config is not config:
+        timeout, policy = config.settings.handshake_timeout, config.flash_policy_document()
+        _serving = _Serving(config, timeout, config.limits, policy)
+    return _serving
 
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
@@ -60,15 +78,14 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _refused = False
     _at_limit = False
     _head: HandshakeRequest
+    _read_ahead = True
+    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        config = active()
-        self.handshake_timeout = config.settings.handshake_timeout
-        self.limits = config.limits
-        self.flash_policy = _flash_policy(config)
+        _, self.handshake_timeout, self.limits, self.flash_policy = _serving_config()
 
     def handle(self) -> None:
         if self.flash_policy is not None and self._answered_flash_policy(self.flash_policy):
@@ -90,17 +107,42 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def handle_one_request(self) -> Any:
         if self.rfile.closed:
             return None
-        self.socket.settimeout(None)
+        try:
+            read = self._read_head_present() or self._read_head_within_deadline()
+        except HandshakeError as exc:
+            log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
+            self._refused = True
+            return (str(exc.http_status), _refusal(exc))
+        if read is None:
+            return None
+        self._head, self._read_ahead = read
+        del read  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
+        return super().handle_one_request()
+
+    def _read_head_present(self) -> RequestHead | None:
+        """The request head if the whole of it is here already (the usual case: the client
+        sent it with its connection), read without arming the deadline; else None."""
+        sock = self.socket
+        sock.settimeout(0.0)
+        try:
+            held = self.rfile.peek(1)
+        except OSError:
+            return None
+        finally:
+            sock.settimeout(None)
+        if held.find(b"\r\n\r\n", 0, self.limits.max_request_head_size) <= 0:
+            return None
+        return read_request_head(self.rfile, self.limits)
+
+    def _read_head_within_deadline(self) -> RequestHead | None:
+        """The request head, read within ``handshake_timeout`` however slowly it comes; None
+        at EOF, on a socket error, or at the deadline."""
         deadline = gevent.Timeout(self.handshake_timeout)
         deadline.start()
         started = False
         try:
             started = bool(self.rfile.peek(1))
-            head = read_request_head(self.rfile, self.limits) if started else None
-        except HandshakeError as exc:
-            log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
-            self._refused = True
-            return (str(exc.http_status), _refusal(exc))
+            return read_request_head(self.rfile, self.limits) if started else None
         except gevent.Timeout as exc:
             if exc is not deadline:
                 raise
@@ -117,11 +159,6 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         finally:
             deadline.close()
             del deadline  # once raised, it holds this frame in its traceback: a cycle
-        if head is None:
-            return None
-        self._head = head
-        del head  # this frame lasts as long as a WebSocket: it keeps nothing it no longer needs
-        return super().handle_one_request()
 
     @property
     def request_head(self) -> HandshakeRequest:
@@ -132,6 +169,24 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         head = self._head
         return f"{head.method} {head.target} {head.http_version}"
 
+    def read_request(self, raw_requestline: str) -> bool:
+        """gevent's request state, taken from the head already parsed when it is an HTTP/1.1
+        request without a body (every upgrade, most page requests): what gevent's parse of
+        the line and fields would give. Requests with a body get gevent's own."""
+        head = self._head
+        if (
+            head.http_version != "HTTP/1.1"
+            or CONTENT_LENGTH in head.headers
+            or TRANSFER_ENCODING in head.headers
+        ):
+            return bool(super().read_request(raw_requestline))
+        self.requestline = raw_requestline
+        self.command, self.path, self.request_version = head.method, head.target, "HTTP/1.1"
+        self.headers = fields = self.MessageClass()
+        self.content_length = None
+        self.close_connection = (fields.get("Connection") or "").lower() == "close"
+        return True
+
     def MessageClass(self, *args: Any) -> _ReadFields:
         """The fields of the head already read, as gevent's handler reads them."""
         return _ReadFields(list(self._head.headers))
@@ -140,10 +195,17 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         """The ``HTTP_*`` environ entries, straight from the fields already parsed (gevent
         formats them as lines and parses those again); names with ``_`` are dropped as gevent
         drops them, so that ``X_Forwarded_For`` cannot pass for ``X-Forwarded-For``."""
+        keys = _ENVIRON_KEYS
         for name, value in self.headers.fields:
-            key = name.upper()
-            if "_" not in key and key not in _NOT_HTTP_KEYS:
-                yield "HTTP_" + key.replace("-", "_"), value
+            key = keys.get(name)
+            if key is None:
+                key = _environ_key(name)
+            if key:
+                yield key, value
+
+    def _check_http_version(self) -> bool:
+        # gevent's check parses the version's digits on every request; these two pass it.
+        return self.request_version in _USUAL_VERSIONS or bool(super()._check_http_version())
 
     def _peer(self) -> str:
         address = self.client_address
@@ -159,7 +221,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         """Give the socket and the bytes read past the request head to a WebSocket."""
         self._detached = True
         self.close_connection = True
-        initial_data = take_buffered(self.rfile, self.socket)
+        # Asking an empty buffer costs a recv that fails (EAGAIN): only when it may hold some.
+        initial_data = take_buffered(self.rfile, self.socket) if self._read_ahead else b""
         self.rfile.close()
         # What only the request needed goes, or every idle WebSocket would keep it through
         # this handler and its environ: the parsed head, twice over (~1.5 KB), and the
@@ -214,7 +277,16 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().log_request()
 
 
-def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
+class RequestHead(NamedTuple):
+    """A request head as :func:`read_request_head` read it."""
+
+    request: HandshakeRequest
+    read_ahead: bool
+    """False when the head was all the reader held: nothing past it is buffered. (True when
+    bytes followed it, or when it came in pieces and the reader cannot tell.)"""
+
+
+def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
     """Read and parse one request head from ``rfile``, never holding more than the limits allow.
 
     Returns None at EOF before the head starts.
@@ -229,7 +301,8 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
     end = held.find(b"\r\n\r\n", 0, budget)
     if end > 0 and held[:1] not in (b"\r", b"\n"):
         # The usual case: the whole head arrived at once; one read takes it.
-        return parse_request_head(rfile.read(end + 4), limits)
+        request = parse_request_head(rfile.read(end + 4), limits)
+        return RequestHead(request, len(held) > end + 4)
     lines: list[bytes] = []
     size = 0
     while True:
@@ -245,7 +318,7 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
             if not lines:
                 continue  # RFC 9112 §2.2: empty lines before the request line are ignored
             lines.append(b"\r\n")
-            return parse_request_head(b"".join(lines), limits)
+            return RequestHead(parse_request_head(b"".join(lines), limits), True)
         if len(lines) > limits.max_request_headers:
             raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
         lines.append(line)
@@ -253,6 +326,21 @@ def read_request_head(rfile: Any, limits: Limits) -> HandshakeRequest | None:
 
 _NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
 """Fields the WSGI environ holds under their own names (gevent sets them)."""
+_USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
+
+_ENVIRON_KEYS: dict[str, str] = {}
+"""Field name as sent -> its ``HTTP_*`` environ key, or "" for a field gevent leaves out: the
+same few names come with every request. Bounded by ``_MAX_ENVIRON_KEYS``, since clients choose
+the names."""
+_MAX_ENVIRON_KEYS = 1024
+
+
+def _environ_key(name: str) -> str:
+    upper = name.upper()
+    key = "" if "_" in upper or upper in _NOT_HTTP_KEYS else "HTTP_" + upper.replace("-", "_")
+    if len(_ENVIRON_KEYS) < _MAX_ENVIRON_KEYS:
+        _ENVIRON_KEYS[name] = key
+    return key
 
 
 class _ReadFields:
@@ -301,6 +389,7 @@ def _refusal(error: HandshakeError) -> bytes:
 
 def _unavailable(environ: dict[str, Any], start_response: Any) -> Any:
     """503 to an upgrade that this process cannot take now: the client retries later."""
+    handshake_refused(503)
     body = b"Too many connections or shutting down; retry later.\n"
     start_response(
         "503 Service Unavailable",

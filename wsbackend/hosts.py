@@ -18,10 +18,9 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from .protocol import HandshakeRequest
+from .protocol import HandshakeRequest, Limits
 
 __all__ = [
     "HANDLER_KEY",
@@ -29,6 +28,7 @@ __all__ = [
     "Transport",
     "find_transport",
     "prepare_gevent_websocket_handler",
+    "read_within",
     "take_buffered",
     "wire_request",
 ]
@@ -38,11 +38,14 @@ HANDLER_KEY = "wsbackend.handler"
 
 
 class SocketOwner(Protocol):
-    """What our handler offers: the request head as it parsed it, and the socket with the
-    bytes it read ahead."""
+    """What our handler offers: the request head as it parsed it under its limits, and the
+    socket with the bytes it read ahead."""
 
     @property
     def request_head(self) -> HandshakeRequest: ...
+
+    @property
+    def limits(self) -> Limits: ...
 
     def take_socket(self) -> tuple[Any, bytes]: ...
 
@@ -54,8 +57,16 @@ def wire_request(environ: Mapping[str, Any]) -> HandshakeRequest | None:
     return None if owner is None else owner.request_head
 
 
-@dataclass(frozen=True, slots=True)
-class Transport:
+def read_within(environ: Mapping[str, Any], request: HandshakeRequest, limits: Limits) -> bool:
+    """Whether our handler read ``request`` off the wire under ``limits`` (or the same values):
+    then they held before a byte of it was kept, and need no second look."""
+    owner: SocketOwner | None = environ.get(HANDLER_KEY)
+    if owner is None or owner.request_head is not request:
+        return False
+    return owner.limits is limits or owner.limits == limits
+
+
+class Transport(NamedTuple):
     """A socket taken over from the host.
 
     Attributes:

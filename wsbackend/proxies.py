@@ -12,8 +12,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["DEFAULT_TRUSTED", "ClientView", "TrustedProxies"]
 
@@ -21,8 +20,7 @@ DEFAULT_TRUSTED = ("127.0.0.1", "::1")
 """A proxy on the same machine, the usual deployment; as gunicorn's ``forwarded_allow_ips``."""
 
 
-@dataclass(frozen=True, slots=True)
-class ClientView:
+class ClientView(NamedTuple):
     """Where a request really came from."""
 
     remote_addr: str
@@ -66,7 +64,11 @@ class TrustedProxies:
         """The client behind the peer, from the forwarded headers if the peer is trusted."""
         peer = str(environ.get("REMOTE_ADDR", ""))
         scheme = str(environ.get("wsgi.url_scheme", "http"))
-        if not self.trusts(peer):
+        if not self.trusts(peer) or not (
+            "HTTP_X_FORWARDED_FOR" in environ
+            or "HTTP_X_FORWARDED_PROTO" in environ
+            or "HTTP_X_FORWARDED_HOST" in environ
+        ):
             return ClientView(peer, scheme, None)
         forwarded_for = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
         proto = str(environ.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[0].strip().lower()

@@ -17,7 +17,7 @@ from urllib.parse import quote
 from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
-from .hosts import find_transport, prepare_gevent_websocket_handler, wire_request
+from .hosts import find_transport, prepare_gevent_websocket_handler, read_within, wire_request
 from .hubs import Hub, RedisHub, hub_for
 from .legacy import LegacyServer
 from .metrics import metrics_endpoint, recorder
@@ -231,6 +231,7 @@ class WebSocketMiddleware:
             accepted = self._accept(environ, request, view)
         except HandshakeError as exc:
             log.info("%s: refused %s: %s: %s", peer, request.target[:200], exc.status_line, exc)
+            handshake_refused(exc.http_status)
             return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
         if not accepted.version.is_hixie:
             environ[ACCEPTED_KEY] = accepted
@@ -245,12 +246,14 @@ class WebSocketMiddleware:
             f"{accepted.version.value} is not served on this server; use RFC 6455",
             ((SEC_WEBSOCKET_VERSION, ", ".join(SUPPORTED_HYBI_VERSIONS)),),
         )
+        handshake_refused(refusal.http_status)
         return respond(start_response, refusal.status_line, str(refusal), (*refusal.headers, CLOSE))
 
     def _accept(
         self, environ: dict[str, Any], request: HandshakeRequest, view: ClientView
     ) -> AcceptedHandshake:
-        check_head_limits(request, self.limits)
+        if not read_within(environ, request, self.limits):
+            check_head_limits(request, self.limits)
         accepted = accept(request, self._policy_for(environ), view.scheme == "https")
         if self.admit is not None and not self.admit(environ):
             raise Forbidden("refused by the admission hook")
@@ -337,8 +340,13 @@ class WebSocketMiddleware:
             # the write of the head: one send, and a hixie-76 client sees one reply, not two.
             endpoint.receive_data(initial_data)
             initial_data = b""
+            reply = accepted.response_head() + endpoint.data_to_send()
             try:
-                sock.sendall(accepted.response_head() + endpoint.data_to_send())
+                # One send takes a reply this small; gevent's sendall would first ask the
+                # socket for its buffer size (a system call) and arm a loop.
+                sent = sock.send(reply)
+                if sent < len(reply):
+                    sock.sendall(reply[sent:])
             except OSError as exc:
                 log.info("%s: vanished during the handshake: %s", peer, exc)
                 sock.close()

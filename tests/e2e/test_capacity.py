@@ -9,7 +9,15 @@ from pathlib import Path
 
 from tests.e2e.hardening_site import HOG_FDS_ENV
 from tests.e2e.rawclient import RawClient, echo_works
-from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running, wsbackend_serve
+from tests.servers import (
+    OUR_WORKER,
+    TIME_UNIT,
+    free_port,
+    gunicorn,
+    running,
+    scrape,
+    wsbackend_serve,
+)
 
 SITE = "hardening_site:application"
 
@@ -44,10 +52,18 @@ def test_serve_answers_503_past_max_connections(tmp_path: Path) -> None:
 
 
 def test_gunicorn_worker_connections_is_the_limit_and_is_logged(tmp_path: Path) -> None:
+    """... and its 503s are counted as refused handshakes."""
     port = free_port()
     argv = gunicorn(OUR_WORKER, SITE, port, "--worker-connections", "3")
-    with running(argv, port, tmp_path / "gunicorn.log"):
+    (tmp_path / "prometheus").mkdir()
+    env = {
+        "WSBACKEND_METRICS_PATH": "/metrics",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
+    }
+    with running(argv, port, tmp_path / "gunicorn.log", env):
         _connection_limit_holds(port, 3)
+        # At least the one _connection_limit_holds saw; more while the freed slot is retaken.
+        assert scrape(port).get('wsbackend_handshakes_refused_total{status="503"}', 0) >= 1
     assert "up to 3 WebSocket connections" in (tmp_path / "gunicorn.log").read_text()
 
 

@@ -25,6 +25,7 @@ from tests.servers import (
     free_port,
     gunicorn,
     running,
+    scrape,
 )
 
 HTTP_TIMEOUT = 10 * TIME_UNIT
@@ -216,11 +217,35 @@ def test_chat_example_uses_handler_server_clients(compat: tuple[str, int]) -> No
 def no_default(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, int, Path]]:
-    """Our middleware with only an ``echo`` app, under either worker."""
+    """Our middleware with only an ``echo`` app, under either worker, with metrics."""
     port = free_port()
-    log = tmp_path_factory.mktemp("no-default") / "server.log"
-    with running(gunicorn(request.param, "no_default_site:application", port), port, log):
+    folder = tmp_path_factory.mktemp("no-default")
+    (folder / "prometheus").mkdir()
+    env = {
+        "WSBACKEND_METRICS_PATH": "/metrics",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "prometheus"),
+    }
+    log = folder / "server.log"
+    argv = gunicorn(request.param, "no_default_site:application", port)
+    with running(argv, port, log, env=env):
         yield request.param, port, log
+
+
+def test_refusals_before_the_upgrade_are_counted(no_default: tuple[str, int, Path]) -> None:
+    """Under gevent-websocket's worker the middleware refuses before that worker's upgrade;
+    those refusals count in the metrics as under ours."""
+    worker, port, _ = no_default
+    refused = 'wsbackend_handshakes_refused_total{status="%d"}'
+    before = scrape(port)
+    assert RawClient(port).hybi_handshake(13, protocols="chat").status == 400
+    hixie_client = RawClient(port)
+    hixie = hixie_client.hixie76_handshake(protocol="echo")  # served under ours
+    hixie_client.close()
+    after = scrape(port)
+    assert after[refused % 400] - before.get(refused % 400, 0) == 1
+    if worker == GEVENT_WEBSOCKET_WORKER:
+        assert hixie.status == 426
+        assert after[refused % 426] - before.get(refused % 426, 0) == 1
 
 
 @pytest.mark.parametrize("protocols", [None, "chat"], ids=["no-offer", "unserved-offer"])

@@ -18,7 +18,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running
+from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running, scrape
 
 TIMESTAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[INFO\]"
 SESSION = re.compile(
@@ -42,18 +42,6 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Pat
     argv = gunicorn(OUR_WORKER, "e2e_site:application", port, "--workers", "2")
     with running(argv, port, folder / "gunicorn.log", env=env):
         yield port, folder / "gunicorn.log"
-
-
-def scrape(port: int, headers: dict[str, str] | None = None) -> dict[str, float]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers or {})
-    with urllib.request.urlopen(request, timeout=10 * TIME_UNIT) as response:
-        text = response.read().decode()
-    samples = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            samples[name] = float(value)
-    return samples
 
 
 def sessions(log: Path, at_least: int) -> list[tuple[str, ...]]:

@@ -22,18 +22,27 @@ __all__ = ["Client"]
 log = logging.getLogger("wsbackend.application")
 
 _ids = itertools.count(1)
-_prefix: tuple[int, str] = (0, "")
+_prefix = ""
 
 
 def _process_prefix() -> str:
     """``<pid hex>-<random>``: the pid names the worker in logs, the random part keeps ids
     apart across hosts sharing a hub and across a pid's reuse. Made after the fork, not at
-    import: gunicorn's workers import this module before forking."""
+    import (gunicorn's workers import this module before forking), and once per process: a
+    forked child starts again with none."""
     global _prefix
-    pid = os.getpid()
-    if _prefix[0] != pid:
-        _prefix = (pid, f"{pid:x}-{secrets.token_hex(3)}")
-    return _prefix[1]
+    if not _prefix:
+        pid = os.getpid()
+        _prefix = f"{pid:x}-{secrets.token_hex(3)}"
+    return _prefix
+
+
+def _forget_prefix() -> None:
+    global _prefix
+    _prefix = ""
+
+
+os.register_at_fork(after_in_child=_forget_prefix)
 
 
 class Client:

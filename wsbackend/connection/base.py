@@ -80,6 +80,9 @@ class ConnectionBase:
     per idle connection)."""
     _closed: bool
     _aborted: bool
+    _write_shut: bool
+    """Our FIN is sent: the write side is shut once, though both the writer (after the last
+    frame) and the release (before waiting for the peer's FIN) ask for it."""
     _reading: bool
     """True while the owner greenlet waits on the socket."""
     _last_seen: float
@@ -139,6 +142,9 @@ class ConnectionBase:
 
     def _shutdown_write(self) -> None:
         """Send our FIN once the last frame is out: RFC 6455 §7.1.1, the server closes first."""
+        if self._write_shut:
+            return
+        self._write_shut = True
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
 

@@ -74,6 +74,7 @@ class WebSocket(Reading, Timers):
         self._taken = 0
         self._closed = False
         self._aborted = False
+        self._write_shut = False
         self._reading = False
         self._last_seen = monotonic()
         self._key_deadline = self._last_seen + settings.handshake_timeout
@@ -94,10 +95,12 @@ class WebSocket(Reading, Timers):
         # would arm a timer on every wait), and writes carry their own deadline.
         sock.settimeout(None)
         self._plain = isinstance(sock, GeventSocket) and not isinstance(sock, SSLSocket)
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105 (suppress() costs a context manager per connection)
             # Messages are written whole; Nagle's algorithm would hold small ones back for an
             # ACK that the peer delays, 40 ms at a time.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:  # not TCP (a Unix socket): nothing to hold back
+            pass
         self._start_keepalive()
         LIVE.add(self)
         if initial_data:
