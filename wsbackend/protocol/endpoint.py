@@ -43,7 +43,15 @@ from .events import Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
 from .hixie import KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
 from .hixie import encode_text as encode_hixie_text
-from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame, frame_header
+from .hybi import (
+    CloseInfo,
+    Frame,
+    FrameParser,
+    Opcode,
+    encode_frame,
+    frame_header,
+    frame_unmasked,
+)
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import MessageAssembler
 from .versions import ProtocolVersion
@@ -113,6 +121,9 @@ class Endpoint(EndpointBase):
         self._eof_to_send = False
         self._deflate = deflate
         self._mask = side is Side.CLIENT
+        self._plain_frames = not version.is_hixie and side is Side.SERVER and deflate is None
+        """Whether a message's frame is its payload as is behind a header: no hixie framing,
+        no mask, no compression. The common server case, framed on a short path."""
         if version.is_hixie:
             self._hixie_parser: HixieFrameParser | None = HixieFrameParser(limits.max_message_size)
         else:
@@ -293,6 +304,8 @@ class Endpoint(EndpointBase):
         """
         if self.state is not _OPEN:
             raise InvalidState(f"cannot send a message: the connection is {self.state.value}")
+        if self._plain_frames:
+            return frame_unmasked(message)
         return self._frame_message(message)
 
     def frame_message_apart(self, message: str | bytes) -> tuple[bytes, bytes]:
