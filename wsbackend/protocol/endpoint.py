@@ -177,9 +177,16 @@ class Endpoint(EndpointBase):
         except ProtocolError as exc:
             self.input_pending = False
             error = exc
+        events = self._events
+        process = self._assembler.process
         try:
             for frame in frames:
-                self._handle_frame(frame)
+                if frame.opcode < _CLOSE:  # data: no state to check after it
+                    message = process(frame)
+                    if message is not None:
+                        events.append(message)
+                    continue
+                self._handle_control(frame)
                 if self.close_code is not None or self._pending is not None:
                     return
         except ProtocolError as exc:
@@ -247,13 +254,9 @@ class Endpoint(EndpointBase):
         if error is not None:
             self._fail_after_messages(error)
 
-    def _handle_frame(self, frame: Frame) -> None:
+    def _handle_control(self, frame: Frame) -> None:
         opcode = frame.opcode
-        if opcode < _CLOSE:
-            message = self._assembler.process(frame)
-            if message is not None:
-                self._events.append(message)
-        elif opcode is _PING:
+        if opcode is _PING:
             if self.state is _OPEN:
                 # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
                 # allows it): a ping flood costs a bounded number of pongs per read.

@@ -297,7 +297,10 @@ class FrameParser:
             payload = apply_mask(data[start:frame_end], data[start - 4 : start])
         else:
             payload = apply_mask(memoryview(data)[start:frame_end], data[start - 4 : start])
-        frames.append(Frame(opcode, payload, bool(first & _FIN), bool(first & _RSV1)))
+        if first in _WHOLE_DATA_FRAMES:
+            frames.append(Frame(opcode, payload))
+        else:
+            frames.append(Frame(opcode, payload, bool(first & _FIN), bool(first & _RSV1)))
         return -frame_end
 
     def _check_header(self, first: int, masked: int, length: int) -> Opcode:
