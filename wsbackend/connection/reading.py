@@ -4,7 +4,8 @@ The greenlet that owns the connection (the WSGI request's) reads: each call to
 :meth:`Reading.receive` returns a queued message, or reads once from the socket, and one read
 may complete many frames. A turn ends (the connection lets the others run) after
 ``turn_messages`` messages, ``turn_bytes`` read, or ``turn_frames`` decoded; frames read past
-that bound wait in the endpoint for the next turn.
+that bound wait in the endpoint for the next turn. A read that waits for input ends the turn
+too: the others ran meanwhile, so a peer that is answered before it speaks again never rests.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class Reading(ConnectionBase):
                 else:
                     if self._wait_first:
                         self._wait_readable()
+                        # Waiting let the others run: that was the end of a turn.
+                        self._turn_messages = 0
+                        self._turn_bytes = 0
                     data = _recv_copied(self._sock, size)
                     self._wait_first = len(data) < size
         except OSError as exc:
