@@ -190,8 +190,10 @@ class Writing(Backpressure):
         """Queue bytes; write them at once unless a batch is under way or ``write_now`` is off.
 
         While a greenlet is writing, or a writer is due, the bytes join the queue and go out
-        with the rest. While received messages wait to be handled, a writer greenlet sends
-        the batch in one call once this greenlet yields. Otherwise the caller writes them
+        with the rest. While received messages wait to be handled, the flusher sends the
+        batch in one call once this greenlet yields: one greenlet for every connection that
+        has a batch in this round of the event loop, where a writer greenlet each cost a spawn
+        (and the ``mmap`` of its frame stack) per batch. Otherwise the caller writes them
         itself, which saves two greenlet switches on every lone message. Broadcasts never
         write in the caller's greenlet, so that one slow peer cannot hold up the others.
         """
@@ -201,8 +203,6 @@ class Writing(Backpressure):
             return
         if write_now and not self._messages:
             self._write_out()
-        elif write_now:
-            self._writer = gevent.spawn(self._write_backlog)
         else:
             self._flush_due = True
             FLUSHER.add(self)

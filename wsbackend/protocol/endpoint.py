@@ -43,7 +43,15 @@ from .events import Event, Ping, Pong, TextMessage
 from .handshake import AcceptedHandshake, HixieChallenge
 from .hixie import KEY3_SIZE, HixieClosingFrame, HixieFrameParser, challenge_response
 from .hixie import encode_text as encode_hixie_text
-from .hybi import CloseInfo, Frame, FrameParser, Opcode, encode_frame, frame_header
+from .hybi import (
+    CloseInfo,
+    Frame,
+    FrameParser,
+    Opcode,
+    encode_frame,
+    frame_header,
+    frame_unmasked,
+)
 from .limits import DEFAULT_LIMITS, Limits
 from .messages import MessageAssembler
 from .versions import ProtocolVersion
@@ -113,6 +121,9 @@ class Endpoint(EndpointBase):
         self._eof_to_send = False
         self._deflate = deflate
         self._mask = side is Side.CLIENT
+        self._plain_frames = not version.is_hixie and side is Side.SERVER and deflate is None
+        """Whether a message's frame is its payload as is behind a header: no hixie framing,
+        no mask, no compression. The common server case, framed on a short path."""
         if version.is_hixie:
             self._hixie_parser: HixieFrameParser | None = HixieFrameParser(limits.max_message_size)
         else:
@@ -166,9 +177,16 @@ class Endpoint(EndpointBase):
         except ProtocolError as exc:
             self.input_pending = False
             error = exc
+        events = self._events
+        process = self._assembler.process
         try:
             for frame in frames:
-                self._handle_frame(frame)
+                if frame.opcode < _CLOSE:  # data: no state to check after it
+                    message = process(frame)
+                    if message is not None:
+                        events.append(message)
+                    continue
+                self._handle_control(frame)
                 if self.close_code is not None or self._pending is not None:
                     return
         except ProtocolError as exc:
@@ -236,13 +254,9 @@ class Endpoint(EndpointBase):
         if error is not None:
             self._fail_after_messages(error)
 
-    def _handle_frame(self, frame: Frame) -> None:
+    def _handle_control(self, frame: Frame) -> None:
         opcode = frame.opcode
-        if opcode < _CLOSE:
-            message = self._assembler.process(frame)
-            if message is not None:
-                self._events.append(message)
-        elif opcode is _PING:
+        if opcode is _PING:
             if self.state is _OPEN:
                 # Past a few pings per read only the latest is answered (RFC 6455 §5.5.3
                 # allows it): a ping flood costs a bounded number of pongs per read.
@@ -293,6 +307,8 @@ class Endpoint(EndpointBase):
         """
         if self.state is not _OPEN:
             raise InvalidState(f"cannot send a message: the connection is {self.state.value}")
+        if self._plain_frames:
+            return frame_unmasked(message)
         return self._frame_message(message)
 
     def frame_message_apart(self, message: str | bytes) -> tuple[bytes, bytes]:

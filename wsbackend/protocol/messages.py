@@ -58,9 +58,12 @@ class MessageAssembler:
             payload = frame.payload
             if len(payload) > self._max_message_size:
                 raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
-            if opcode is _TEXT:
-                return TextMessage(_text(payload))
-            return BinaryMessage(payload)
+            if opcode is not _TEXT:
+                return BinaryMessage(payload)
+            try:
+                return TextMessage(payload.decode("utf-8"))
+            except UnicodeDecodeError:
+                return TextMessage(decode_utf8(payload))  # raises, naming the bad byte
         else:
             self._start(opcode, frame.rsv1)
         return self._continue(frame.payload, frame.fin)
