@@ -216,3 +216,20 @@ def test_request_state_is_what_gevents_parse_gives(request_head: bytes) -> None:
         )
         handler.socket.close()
     assert states[0] == states[1]
+
+
+def test_a_head_after_empty_lines_is_still_read_within_the_deadline() -> None:
+    """Empty lines before a request cut off mid-head: the head is not all here, so it is read
+    under ``handshake_timeout`` and the connection ends at the deadline, not never."""
+    server_side, client = socket.socketpair()
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), None, log=None)
+    client.sendall(b"\n\r\n\r\nGET / HTTP/1.1\r\nX: a")
+    handler = WebSocketHandler(server_side, ("127.0.0.1", 40000), server)
+    handler.handshake_timeout = 0.1
+    serving = gevent.spawn(handler.handle)
+    serving.join(timeout=10)
+    finished = serving.ready()
+    serving.kill()
+    server_side.close()
+    client.close()
+    assert finished

@@ -130,7 +130,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             return None
         finally:
             sock.settimeout(None)
-        if held.find(b"\r\n\r\n", 0, self.limits.max_request_head_size) <= 0:
+        if _whole_head_end(held, self.limits.max_request_head_size) < 0:
             return None
         return read_request_head(self.rfile, self.limits)
 
@@ -298,8 +298,8 @@ def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
     """
     budget = limits.max_request_head_size
     held = rfile.peek(budget)
-    end = held.find(b"\r\n\r\n", 0, budget)
-    if end > 0 and held[:1] not in (b"\r", b"\n"):
+    end = _whole_head_end(held, budget)
+    if end >= 0:
         # The usual case: the whole head arrived at once; one read takes it.
         request = parse_request_head(rfile.read(end + 4), limits)
         return RequestHead(request, len(held) > end + 4)
@@ -322,6 +322,14 @@ def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
         if len(lines) > limits.max_request_headers:
             raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
         lines.append(line)
+
+
+def _whole_head_end(held: bytes, budget: int) -> int:
+    """Where the blank line ending the head starts in ``held`` when ``held`` begins with a whole
+    head within ``budget`` bytes, else -1 (read line by line then, under the deadline: that
+    also covers the empty lines RFC 9112 lets come before a request line)."""
+    end = held.find(b"\r\n\r\n", 0, budget)
+    return end if end > 0 and held[:1] not in (b"\r", b"\n") else -1
 
 
 _NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
