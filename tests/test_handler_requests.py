@@ -233,3 +233,16 @@ def test_a_head_after_empty_lines_is_still_read_within_the_deadline() -> None:
     server_side.close()
     client.close()
     assert finished
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.1", b"HTTP/1.0"])
+def test_a_target_gevent_splits_is_refused_whatever_the_version(version: bytes) -> None:
+    """gevent splits the request line on \\xa0 as on a space: a target holding one is a bad
+    request line (400), as gevent's own parse says, on the fast path too."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    _, received = serve(app, b"GET /a\xa0b " + version + b"\r\nHost: example.com\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 400 ")

@@ -172,10 +172,12 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def read_request(self, raw_requestline: str) -> bool:
         """gevent's request state, taken from the head already parsed when it is an HTTP/1.1
         request without a body (every upgrade, most page requests): what gevent's parse of
-        the line and fields would give. Requests with a body get gevent's own."""
+        the line and fields would give. Requests with a body get gevent's own, and so do
+        targets with non-ASCII bytes (gevent splits the line on \x85 and \xa0 too)."""
         head = self._head
         if (
             head.http_version != "HTTP/1.1"
+            or not head.target.isascii()
             or CONTENT_LENGTH in head.headers
             or TRANSFER_ENCODING in head.headers
         ):
