@@ -341,15 +341,16 @@ _USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 _ENVIRON_KEYS: dict[str, str] = {}
 """Field name as sent -> its ``HTTP_*`` environ key, or "" for a field gevent leaves out: the
 same few names come with every request. Bounded by ``_MAX_ENVIRON_KEYS``, since clients choose
-the names."""
+the names: emptied when full, so that names sent once do not keep the usual ones out."""
 _MAX_ENVIRON_KEYS = 1024
 
 
 def _environ_key(name: str) -> str:
     upper = name.upper()
     key = "" if "_" in upper or upper in _NOT_HTTP_KEYS else "HTTP_" + upper.replace("-", "_")
-    if len(_ENVIRON_KEYS) < _MAX_ENVIRON_KEYS:
-        _ENVIRON_KEYS[name] = key
+    if len(_ENVIRON_KEYS) >= _MAX_ENVIRON_KEYS:
+        _ENVIRON_KEYS.clear()
+    _ENVIRON_KEYS[name] = key
     return key
 
 
