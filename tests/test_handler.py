@@ -1,5 +1,5 @@
-"""Reading the request head in our pywsgi handler (wsbackend/handler.py): bounded before it
-is held, strict, and freed without the cycle collector."""
+"""Reading the request head in our pywsgi handler (wsbackend/requesthead.py, handler.py):
+bounded before it is held, strict, and freed without the cycle collector."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from tests.servers import run_probe
 from wsbackend import handler
-from wsbackend.handler import read_request_head
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
+from wsbackend.requesthead import read_request_head
 
 LIMITS = Limits(max_request_head_size=200, max_request_headers=3)
 

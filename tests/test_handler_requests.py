@@ -17,8 +17,9 @@ import pytest
 from gevent import pywsgi, socket
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
-from wsbackend.handler import WebSocketHandler, read_request_head
+from wsbackend.handler import WebSocketHandler
 from wsbackend.protocol import Limits
+from wsbackend.requesthead import read_request_head
 
 PLAIN_REQUEST = (
     b"GET /a%20b?x=1 HTTP/1.1\r\n"
