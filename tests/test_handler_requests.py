@@ -15,6 +15,7 @@ from typing import Any
 import gevent
 import pytest
 from gevent import pywsgi, socket
+from gevent.event import Event
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
 from wsbackend.handler import WebSocketHandler
@@ -247,3 +248,32 @@ def test_a_target_gevent_splits_is_refused_whatever_the_version(version: bytes) 
 
     _, received = serve(app, b"GET /a\xa0b " + version + b"\r\nHost: example.com\r\n\r\n")
     assert received.startswith(b"HTTP/1.1 400 ")
+
+
+def test_bytes_buffered_by_the_admission_hook_reach_the_websocket() -> None:
+    """The head came alone, then the admission hook read from the input while a frame came:
+    the frame, now in gevent's buffer, is handed to the WebSocket (and answered)."""
+    entered = Event()
+
+    def admit(environ: dict[str, Any]) -> bool:
+        entered.set()
+        return bool(environ["wsgi.input"].peek(1))
+
+    middleware = WebSocketMiddleware(default_app=Application(), admit=admit)
+    server_side, client = socket.socketpair()
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), middleware, handler_class=WebSocketHandler)
+    client.sendall(RFC6455_REQUEST)
+    serving = gevent.spawn(WebSocketHandler(server_side, ("127.0.0.1", 40000), server).handle)
+    received = b""
+    with gevent.Timeout(10, False):
+        entered.wait()
+        client.sendall(CLOSE_FRAME)
+        while b"\x88" not in received.partition(b"\r\n\r\n")[2]:
+            received += client.recv(65536)
+    client.shutdown(socket.SHUT_WR)
+    serving.join(timeout=10)
+    serving.kill()
+    server_side.close()
+    client.close()
+    assert received.startswith(b"HTTP/1.1 101 ")
+    assert received.partition(b"\r\n\r\n")[2].startswith(b"\x88")

@@ -79,7 +79,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _at_limit = False
     _head: HandshakeRequest
     _read_ahead = True
-    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`)."""
+    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`), or
+    may have come to since (see :meth:`run_application`)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
@@ -246,6 +247,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
                 # the interpreter from C, and gevent keeps that C stack on the heap for as
                 # long as the connection waits (~700 B each).
                 self.application = application.__call__
+            if not isinstance(application, WebSocketMiddleware) or application.admit:
+                # The site's code runs before ``take_socket`` and may read ``wsgi.input``
+                # (gevent's buffer itself for an upgrade), buffering bytes past the head.
+                self._read_ahead = True
         super().run_application()
 
     def _refuses_upgrades(self) -> bool:
