@@ -1,5 +1,5 @@
-"""Reading the request head in our pywsgi handler (wsbackend/handler.py): bounded before it
-is held, strict, and freed without the cycle collector."""
+"""Reading the request head in our pywsgi handler (wsbackend/requesthead.py, handler.py):
+bounded before it is held, strict, and freed without the cycle collector."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from tests.servers import run_probe
 from wsbackend import handler
-from wsbackend.handler import read_request_head
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
+from wsbackend.requesthead import read_request_head
 
 LIMITS = Limits(max_request_head_size=200, max_request_headers=3)
 
@@ -99,12 +99,16 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_environ_keys_remembered_are_bounded() -> None:
+def test_environ_keys_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """Clients choose field names: the names remembered for their environ keys stop growing at
-    the bound, and the keys stay right past it."""
+    the bound, the keys stay right past it, and names that come after it are remembered (the
+    usual ones are not kept out by names sent once)."""
+    monkeypatch.setattr(handler, "_ENVIRON_KEYS", {})
     names = [f"X-Name-{number}" for number in range(3 * handler._MAX_ENVIRON_KEYS)]
     assert [handler._environ_key(name) for name in names] == [
         f"HTTP_X_NAME_{number}" for number in range(len(names))
     ]
     assert len(handler._ENVIRON_KEYS) <= handler._MAX_ENVIRON_KEYS
+    assert handler._environ_key("Upgrade") == "HTTP_UPGRADE"
+    assert handler._ENVIRON_KEYS["Upgrade"] == "HTTP_UPGRADE"
     assert [handler._environ_key(name) for name in ("Bad_Name", "content-type")] == ["", ""]

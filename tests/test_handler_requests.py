@@ -15,10 +15,12 @@ from typing import Any
 import gevent
 import pytest
 from gevent import pywsgi, socket
+from gevent.event import Event
 
 from wsbackend import Application, WebSocketMiddleware, wsgi
-from wsbackend.handler import WebSocketHandler, read_request_head
+from wsbackend.handler import WebSocketHandler
 from wsbackend.protocol import Limits
+from wsbackend.requesthead import read_request_head
 
 PLAIN_REQUEST = (
     b"GET /a%20b?x=1 HTTP/1.1\r\n"
@@ -216,3 +218,62 @@ def test_request_state_is_what_gevents_parse_gives(request_head: bytes) -> None:
         )
         handler.socket.close()
     assert states[0] == states[1]
+
+
+def test_a_head_after_empty_lines_is_still_read_within_the_deadline() -> None:
+    """Empty lines before a request cut off mid-head: the head is not all here, so it is read
+    under ``handshake_timeout`` and the connection ends at the deadline, not never."""
+    server_side, client = socket.socketpair()
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), None, log=None)
+    client.sendall(b"\n\r\n\r\nGET / HTTP/1.1\r\nX: a")
+    handler = WebSocketHandler(server_side, ("127.0.0.1", 40000), server)
+    handler.handshake_timeout = 0.1
+    serving = gevent.spawn(handler.handle)
+    serving.join(timeout=10)
+    finished = serving.ready()
+    serving.kill()
+    server_side.close()
+    client.close()
+    assert finished
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.1", b"HTTP/1.0"])
+def test_a_target_gevent_splits_is_refused_whatever_the_version(version: bytes) -> None:
+    """gevent splits the request line on \\xa0 as on a space: a target holding one is a bad
+    request line (400), as gevent's own parse says, on the fast path too."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    _, received = serve(app, b"GET /a\xa0b " + version + b"\r\nHost: example.com\r\n\r\n")
+    assert received.startswith(b"HTTP/1.1 400 ")
+
+
+def test_bytes_buffered_by_the_admission_hook_reach_the_websocket() -> None:
+    """The head came alone, then the admission hook read from the input while a frame came:
+    the frame, now in gevent's buffer, is handed to the WebSocket (and answered)."""
+    entered = Event()
+
+    def admit(environ: dict[str, Any]) -> bool:
+        entered.set()
+        return bool(environ["wsgi.input"].peek(1))
+
+    middleware = WebSocketMiddleware(default_app=Application(), admit=admit)
+    server_side, client = socket.socketpair()
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), middleware, handler_class=WebSocketHandler)
+    client.sendall(RFC6455_REQUEST)
+    serving = gevent.spawn(WebSocketHandler(server_side, ("127.0.0.1", 40000), server).handle)
+    received = b""
+    with gevent.Timeout(10, False):
+        entered.wait()
+        client.sendall(CLOSE_FRAME)
+        while b"\x88" not in received.partition(b"\r\n\r\n")[2]:
+            received += client.recv(65536)
+    client.shutdown(socket.SHUT_WR)
+    serving.join(timeout=10)
+    serving.kill()
+    server_side.close()
+    client.close()
+    assert received.startswith(b"HTTP/1.1 101 ")
+    assert received.partition(b"\r\n\r\n")[2].startswith(b"\x88")

@@ -42,3 +42,20 @@ def test_the_client_is_the_rightmost_untrusted_hop() -> None:
 def test_unknown_scheme_keeps_the_real_one() -> None:
     view = TrustedProxies().resolve(environ("::1", HTTP_X_FORWARDED_PROTO="gopher"))
     assert view.scheme == "http" and view.remote_addr == "::1"
+
+
+def test_without_forwarded_headers_the_peer_is_not_looked_up() -> None:
+    """Most requests carry no forwarded header: they are resolved to the peer as it is, without
+    asking whether it is a trusted proxy; each of the three headers alone is still looked at."""
+    proxies = TrustedProxies()
+    asked: list[str] = []
+    lookup = proxies.trusts
+    proxies.trusts = lambda address: asked.append(address) or lookup(address)  # type: ignore[method-assign]
+    assert proxies.resolve(environ("127.0.0.1")) == ClientView("127.0.0.1", "http", None)
+    assert asked == []
+    for key, value in FORWARDED.items():
+        asked.clear()
+        assert proxies.resolve(environ("127.0.0.1", **{key: value})) != ClientView(
+            "127.0.0.1", "http", None
+        )
+        assert asked[0] == "127.0.0.1"

@@ -28,14 +28,14 @@ from .config import Config, active
 from .connection import LIVE
 from .flashpolicy import POLICY_REQUEST, policy_response
 from .hosts import HANDLER_KEY, take_buffered
-from .protocol import BadRequest, HandshakeError, HandshakeRequest, Limits, RequestHeaderTooLarge
+from .protocol import HandshakeError, HandshakeRequest, Limits
 from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
-from .protocol.request import parse_request_head
+from .requesthead import RequestHead, read_request_head, whole_head_end
 from .sessions import handshake_refused
 from .wsgi import WebSocketMiddleware
 
-__all__ = ["RequestHead", "WebSocketHandler", "read_request_head"]
+__all__ = ["WebSocketHandler"]
 
 log = logging.getLogger("wsbackend.handler")
 
@@ -79,7 +79,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _at_limit = False
     _head: HandshakeRequest
     _read_ahead = True
-    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`)."""
+    """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`), or
+    may have come to since (see :meth:`run_application`)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
@@ -130,7 +131,7 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             return None
         finally:
             sock.settimeout(None)
-        if held.find(b"\r\n\r\n", 0, self.limits.max_request_head_size) <= 0:
+        if whole_head_end(held, self.limits.max_request_head_size) < 0:
             return None
         return read_request_head(self.rfile, self.limits)
 
@@ -172,10 +173,12 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     def read_request(self, raw_requestline: str) -> bool:
         """gevent's request state, taken from the head already parsed when it is an HTTP/1.1
         request without a body (every upgrade, most page requests): what gevent's parse of
-        the line and fields would give. Requests with a body get gevent's own."""
+        the line and fields would give. Requests with a body get gevent's own, and so do
+        targets with non-ASCII bytes (gevent splits the line on \x85 and \xa0 too)."""
         head = self._head
         if (
             head.http_version != "HTTP/1.1"
+            or not head.target.isascii()
             or CONTENT_LENGTH in head.headers
             or TRANSFER_ENCODING in head.headers
         ):
@@ -244,6 +247,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
                 # the interpreter from C, and gevent keeps that C stack on the heap for as
                 # long as the connection waits (~700 B each).
                 self.application = application.__call__
+            if not isinstance(application, WebSocketMiddleware) or application.admit:
+                # The site's code runs before ``take_socket`` and may read ``wsgi.input``
+                # (gevent's buffer itself for an upgrade), buffering bytes past the head.
+                self._read_ahead = True
         super().run_application()
 
     def _refuses_upgrades(self) -> bool:
@@ -277,53 +284,6 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().log_request()
 
 
-class RequestHead(NamedTuple):
-    """A request head as :func:`read_request_head` read it."""
-
-    request: HandshakeRequest
-    read_ahead: bool
-    """False when the head was all the reader held: nothing past it is buffered. (True when
-    bytes followed it, or when it came in pieces and the reader cannot tell.)"""
-
-
-def read_request_head(rfile: Any, limits: Limits) -> RequestHead | None:
-    """Read and parse one request head from ``rfile``, never holding more than the limits allow.
-
-    Returns None at EOF before the head starts.
-
-    Raises:
-        RequestHeaderTooLarge: Over ``limits.max_request_head_size`` or
-            ``limits.max_request_headers``.
-        BadRequest: A malformed or truncated head.
-    """
-    budget = limits.max_request_head_size
-    held = rfile.peek(budget)
-    end = held.find(b"\r\n\r\n", 0, budget)
-    if end > 0 and held[:1] not in (b"\r", b"\n"):
-        # The usual case: the whole head arrived at once; one read takes it.
-        request = parse_request_head(rfile.read(end + 4), limits)
-        return RequestHead(request, len(held) > end + 4)
-    lines: list[bytes] = []
-    size = 0
-    while True:
-        line = rfile.readline(budget - size + 1)
-        size += len(line)
-        if size > budget:
-            raise RequestHeaderTooLarge(f"request head over {budget} bytes")
-        if not line:
-            if not lines:
-                return None
-            raise BadRequest("request head cut short")
-        if line in (b"\r\n", b"\n"):
-            if not lines:
-                continue  # RFC 9112 §2.2: empty lines before the request line are ignored
-            lines.append(b"\r\n")
-            return RequestHead(parse_request_head(b"".join(lines), limits), True)
-        if len(lines) > limits.max_request_headers:
-            raise RequestHeaderTooLarge(f"more than {limits.max_request_headers} header fields")
-        lines.append(line)
-
-
 _NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
 """Fields the WSGI environ holds under their own names (gevent sets them)."""
 _USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
@@ -331,15 +291,16 @@ _USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 _ENVIRON_KEYS: dict[str, str] = {}
 """Field name as sent -> its ``HTTP_*`` environ key, or "" for a field gevent leaves out: the
 same few names come with every request. Bounded by ``_MAX_ENVIRON_KEYS``, since clients choose
-the names."""
+the names: emptied when full, so that names sent once do not keep the usual ones out."""
 _MAX_ENVIRON_KEYS = 1024
 
 
 def _environ_key(name: str) -> str:
     upper = name.upper()
     key = "" if "_" in upper or upper in _NOT_HTTP_KEYS else "HTTP_" + upper.replace("-", "_")
-    if len(_ENVIRON_KEYS) < _MAX_ENVIRON_KEYS:
-        _ENVIRON_KEYS[name] = key
+    if len(_ENVIRON_KEYS) >= _MAX_ENVIRON_KEYS:
+        _ENVIRON_KEYS.clear()
+    _ENVIRON_KEYS[name] = key
     return key
 
 

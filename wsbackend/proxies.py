@@ -19,6 +19,13 @@ __all__ = ["DEFAULT_TRUSTED", "ClientView", "TrustedProxies"]
 DEFAULT_TRUSTED = ("127.0.0.1", "::1")
 """A proxy on the same machine, the usual deployment; as gunicorn's ``forwarded_allow_ips``."""
 
+_FORWARDED_FOR, _FORWARDED_PROTO, _FORWARDED_HOST = (
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_PROTO",
+    "HTTP_X_FORWARDED_HOST",
+)
+"""The environ keys of the headers a trusted proxy reports the client with."""
+
 
 class ClientView(NamedTuple):
     """Where a request really came from."""
@@ -64,15 +71,14 @@ class TrustedProxies:
         """The client behind the peer, from the forwarded headers if the peer is trusted."""
         peer = str(environ.get("REMOTE_ADDR", ""))
         scheme = str(environ.get("wsgi.url_scheme", "http"))
-        if not self.trusts(peer) or not (
-            "HTTP_X_FORWARDED_FOR" in environ
-            or "HTTP_X_FORWARDED_PROTO" in environ
-            or "HTTP_X_FORWARDED_HOST" in environ
-        ):
+        forwarded_for = str(environ.get(_FORWARDED_FOR, ""))
+        proto = str(environ.get(_FORWARDED_PROTO, ""))
+        host = str(environ.get(_FORWARDED_HOST, ""))
+        # Most requests carry none of them: the peer need not be looked up then.
+        if not (forwarded_for or proto or host) or not self.trusts(peer):
             return ClientView(peer, scheme, None)
-        forwarded_for = str(environ.get("HTTP_X_FORWARDED_FOR", ""))
-        proto = str(environ.get("HTTP_X_FORWARDED_PROTO", "")).split(",")[0].strip().lower()
-        host = str(environ.get("HTTP_X_FORWARDED_HOST", "")).split(",")[0].strip()
+        proto = proto.split(",")[0].strip().lower()
+        host = host.split(",")[0].strip()
         return ClientView(
             self._client_address(forwarded_for) or peer,
             proto if proto in ("http", "https") else scheme,
