@@ -152,3 +152,30 @@ def test_a_connection_waiting_for_the_flusher_has_no_writer() -> None:
     assert texts(sock, 1) == ["soon"]
     sock.close()
     websocket.release()
+
+
+def test_replies_sent_while_received_messages_wait_go_through_the_flusher_in_order() -> None:
+    """One read brings six messages; each reply is sent while the rest still wait to be
+    handled, so it is queued for the flusher (no write in the handler's greenlet, no writer
+    greenlet of its own), and all arrive whole and in order, large and small alike."""
+    websocket, sock = connected()
+    count = 6
+    mask = b"\x01\x02\x03\x04"
+    sock.sendall(
+        b"".join(encode_frame(Opcode.TEXT, str(n).encode(), mask=mask) for n in range(count))
+    )
+    gevent.sleep(0)
+    before = greenlets()
+    replies = []
+    for n in range(count):
+        message = websocket.receive()
+        assert isinstance(message, str)
+        reply = f"{message}:" + "y" * (n * 3000)
+        websocket.send(reply)
+        replies.append(reply)
+        assert websocket._flush_due and websocket.bytes_sent == 0
+    assert greenlets() - before <= 1
+    assert texts(sock, count) == replies
+    assert websocket.bytes_sent == sum(len(encode_frame(Opcode.TEXT, r.encode())) for r in replies)
+    sock.close()
+    websocket.release()

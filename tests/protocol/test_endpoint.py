@@ -327,3 +327,15 @@ class TestHixie76BeforeTheKey:
         assert endpoint.data_to_send() == b""
         assert feed(endpoint, b"^n:ds[4U" + b"\x00hi\xff") == [TextMessage("hi")]
         assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-" + b"\x00members\xff"
+
+
+def test_messages_compare_by_type_and_data() -> None:
+    """Not frozen (cheaper to build), the message events still compare by value, as the tests
+    and applications comparing events expect; being mutable, they are not hashable."""
+    assert TextMessage("é") == TextMessage("é")
+    assert TextMessage("a") != TextMessage("b")
+    assert BinaryMessage(b"\x00") == BinaryMessage(b"\x00")
+    assert BinaryMessage(b"a") != BinaryMessage(b"b")
+    assert TextMessage("a") != BinaryMessage(b"a")
+    with pytest.raises(TypeError):
+        hash(TextMessage("a"))

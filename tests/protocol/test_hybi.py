@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from wsbackend.protocol import InvalidFrame, PayloadTooBig
-from wsbackend.protocol.hybi import CloseInfo, Frame, FrameParser, Opcode, accept_key, encode_frame
+from wsbackend.protocol.hybi import (
+    CloseInfo,
+    Frame,
+    FrameParser,
+    Opcode,
+    accept_key,
+    encode_frame,
+    frame_unmasked,
+)
 
 from .helpers import MASK
 
@@ -143,3 +151,28 @@ class TestCloseInfo:
         payload = CloseInfo(1000, "é" * 100).serialize()
         assert len(payload) <= 125
         assert CloseInfo.parse(payload).reason == "é" * 61
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70000])
+@pytest.mark.parametrize("kind", ["ascii", "multibyte", "bytes", "bytearray"])
+def test_frame_unmasked_matches_encode_frame(size: int, kind: str) -> None:
+    """The server's shortcut frames a message exactly as the general encoder does, at each
+    boundary of the length encoding (7-bit, 16-bit, 64-bit) and for text and binary."""
+    message: str | bytes
+    if kind == "ascii":
+        message = "a" * size
+    elif kind == "multibyte":
+        # ``size`` bytes of UTF-8 when encoded: 2-byte characters, padded with one ASCII.
+        message = "é" * (size // 2) + "a" * (size % 2)
+    elif kind == "bytes":
+        message = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    else:
+        message = bytearray(b"\xff" * size)
+    if isinstance(message, str):
+        payload = message.encode("utf-8")
+        expected = encode_frame(Opcode.TEXT, payload)
+    else:
+        payload = bytes(message)
+        expected = encode_frame(Opcode.BINARY, payload)
+    assert len(payload) == size
+    assert frame_unmasked(message) == expected

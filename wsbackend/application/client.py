@@ -55,6 +55,9 @@ class Client:
             site's own session cookie can identify the user.
         remote_addr: The client's address (the real one behind a trusted proxy).
         data: Free for the application, e.g. a nickname; stays in this process.
+        wire_format: The connection's :attr:`~wsbackend.connection.WebSocket.wire_format`,
+            fixed at the handshake and read here by broadcasts, which ask it of every peer
+            (a plain attribute, not a property, for that loop's sake). Read only.
     """
 
     def __init__(
@@ -66,8 +69,7 @@ class Client:
     ) -> None:
         self.id = f"{_process_prefix()}-{next(_ids)}"
         self.websocket = websocket
-        self._wire_format = websocket.wire_format
-        """Cached for broadcasts, which ask it of every peer: it is fixed at the handshake."""
+        self.wire_format = websocket.wire_format
         self.environ = environ
         self.remote_addr = remote_addr
         self._groups: set[str] | None = None

@@ -28,7 +28,7 @@ def deliver(message: Message, clients: Iterable[Client], exclude: Client | None 
     for client in clients:
         if client is exclude:
             continue
-        wire_format = client._wire_format
+        wire_format = client.wire_format
         if wire_format is None:
             delivered += client.websocket.send_nowait(message)
             continue

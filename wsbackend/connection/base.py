@@ -28,12 +28,23 @@ from ..protocol import (
 )
 from .settings import ConnectionSettings
 
-__all__ = ["ConnectionBase", "ConnectionClosed", "Message", "declared_slots"]
+__all__ = [
+    "AWAITING_KEY3",
+    "OPEN",
+    "ConnectionBase",
+    "ConnectionClosed",
+    "Message",
+    "declared_slots",
+]
 
 log = logging.getLogger("wsbackend.connection")
 
 Message = str | bytes
 """What :meth:`WebSocket.receive` returns: str for a text message, bytes for a binary one."""
+
+OPEN, AWAITING_KEY3 = State.OPEN, State.AWAITING_KEY3
+"""The endpoint states the per-message checks compare against, read once: an enum member read
+through its class costs ~0.2 µs on CPython 3.11, per read and, in a broadcast, per receiver."""
 
 _RESET_ON_CLOSE = struct.pack("ii", 1, 0)
 """SO_LINGER on, zero seconds: close with a reset, discarding unsent data."""

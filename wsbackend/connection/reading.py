@@ -4,8 +4,10 @@ The greenlet that owns the connection (the WSGI request's) reads: each call to
 :meth:`Reading.receive` returns a queued message, or reads once from the socket, and one read
 may complete many frames. A turn ends (the connection lets the others run) after
 ``turn_messages`` messages, ``turn_bytes`` read, or ``turn_frames`` decoded; frames read past
-that bound wait in the endpoint for the next turn. A read that waits for input ends the turn
-too: the others ran meanwhile, so a peer that is answered before it speaks again never rests.
+that bound wait in the endpoint for the next turn. On a plain socket, a read that waits for
+input ends the turn too: the others ran meanwhile, so a peer that is answered before it speaks
+again never rests. A TLS read waits inside ``recv``, unseen here, so a TLS connection rests
+every ``turn_messages`` messages whether or not its reads waited.
 """
 
 from __future__ import annotations
@@ -15,20 +17,19 @@ from typing import Any
 
 import gevent
 
-from ..protocol import State
-from .base import ConnectionBase, Message, log
+from .base import AWAITING_KEY3, ConnectionBase, Message, log
 
 __all__ = ["Reading"]
-
-_AWAITING_KEY3 = State.AWAITING_KEY3
-"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11, per read."""
 
 _TURN_PAUSE = 1e-6
 """How long a connection that used up its turn rests: only until the event loop's next round."""
 
 _read_buffer = memoryview(bytearray(0))
 """What every plain socket of the worker reads into, grown to the largest ``read_size``; what
-a read got is copied out before anything can switch greenlets. ``recv(256 KiB)`` allocates
+a read got is copied out before anything can switch greenlets. That makes it safe for the
+greenlets of one thread only: ``recv_into`` releases the GIL, so two threads each running a
+gevent hub and reading here would overwrite each other's bytes. The workers and ``wsbackend
+serve`` run one hub, in the main thread. ``recv(256 KiB)`` allocates
 its result before it knows the size, past glibc's mmap threshold: an ``mmap``, page faults
 for what the kernel writes, and a ``munmap`` on every read that is not tiny (strace of the
 worker under 4 KiB echo: one pair per ``recvfrom``)."""
@@ -96,7 +97,7 @@ class Reading(ConnectionBase):
         data: bytes | None = None
         self._reading = True
         try:
-            if self._endpoint.state is _AWAITING_KEY3:
+            if self._endpoint.state is AWAITING_KEY3:
                 # A deadline for all 8 bytes, not a timeout per read: one byte at a time
                 # must not hold the connection open forever.
                 remaining = self._key_deadline - monotonic()

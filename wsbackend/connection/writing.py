@@ -21,8 +21,8 @@ from gevent import Greenlet
 from gevent.event import Event
 
 from ..protocol import InvalidState
-from .backpressure import _AWAITING_KEY3, _OPEN, SLOW_READER_REASON, Backpressure
-from .base import Message, log
+from .backpressure import SLOW_READER_REASON, Backpressure
+from .base import AWAITING_KEY3, OPEN, Message, log
 from .flushing import FLUSHER
 
 __all__ = ["SLOW_READER_REASON", "Writing"]
@@ -119,7 +119,7 @@ class Writing(Backpressure):
         """
         queued = self._queued + len(data)
         if (
-            self._endpoint.state is _OPEN
+            self._endpoint.state is OPEN
             and queued <= self._settings.max_send_buffer
             and not self._closed
         ):  # the usual case, inline: a broadcast runs this for each of its thousand peers
@@ -133,7 +133,7 @@ class Writing(Backpressure):
         if not self._admit_broadcast(len(data)):
             return False
         self.messages_sent += 1
-        if self._endpoint.state is _AWAITING_KEY3:
+        if self._endpoint.state is AWAITING_KEY3:
             self._endpoint.send_prepared(data)
             self._flush_endpoint(write_now=False)
             return True
@@ -151,7 +151,7 @@ class Writing(Backpressure):
         if not self._admit_broadcast(len(message)):
             return False
         try:
-            if self._endpoint.state is _AWAITING_KEY3:
+            if self._endpoint.state is AWAITING_KEY3:
                 self._send_queued(message)
                 return True
             data = self._endpoint.frame_message(message)

@@ -11,8 +11,9 @@ __all__ = ["BinaryMessage", "Closed", "Event", "Ping", "Pong", "TextMessage"]
 class TextMessage:
     """A complete text message, fragments joined and UTF-8 checked.
 
-    Not frozen, like :class:`BinaryMessage`: one is made per message received, and a frozen
-    dataclass sets its field through ``object.__setattr__``, twice the cost of building one.
+    Not frozen, like :class:`BinaryMessage`, hence not hashable (equality holds): one is made
+    per message received, and a frozen dataclass sets its field through
+    ``object.__setattr__``, which made building one cost about twice as much (0.13 -> 0.24 µs).
     """
 
     data: str
@@ -20,7 +21,10 @@ class TextMessage:
 
 @dataclass(slots=True)
 class BinaryMessage:
-    """A complete binary message, fragments joined and decompressed."""
+    """A complete binary message, fragments joined and decompressed.
+
+    Not frozen, hence not hashable, for the reason :class:`TextMessage` gives.
+    """
 
     data: bytes
 

@@ -51,22 +51,25 @@ class MessageAssembler:
         if opcode is _CONTINUATION:
             if self._opcode is None:
                 raise InvalidFrame("continuation frame without a message to continue")
-        elif self._opcode is not None:
+            return self._continue(frame.payload, frame.fin)
+        if self._opcode is not None:
             raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
-        elif frame.fin and not frame.rsv1:
-            # The common case, one uncompressed frame: no decoder state, no joins.
-            payload = frame.payload
-            if len(payload) > self._max_message_size:
-                raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
-            if opcode is not _TEXT:
-                return BinaryMessage(payload)
-            try:
-                return TextMessage(payload.decode("utf-8"))
-            except UnicodeDecodeError:
-                return TextMessage(decode_utf8(payload))  # raises, naming the bad byte
-        else:
+        if not frame.fin:
             self._start(opcode, frame.rsv1)
-        return self._continue(frame.payload, frame.fin)
+            return self._continue(frame.payload, False)
+        # A whole message in one frame, the common case: no decoder state, no joins.
+        payload = frame.payload
+        if frame.rsv1:
+            assert self._deflate is not None
+            payload = self._deflate.decompress(payload, self._max_message_size, True)
+        elif len(payload) > self._max_message_size:
+            raise PayloadTooBig(f"message of {len(payload)} bytes over the size limit")
+        if opcode is not _TEXT:
+            return BinaryMessage(payload)
+        try:
+            return TextMessage(payload.decode("utf-8"))
+        except UnicodeDecodeError:
+            return TextMessage(decode_utf8(payload))  # raises, naming the bad byte
 
     def _start(self, opcode: Opcode, compressed: bool) -> None:
         self._opcode = opcode
@@ -82,12 +85,6 @@ class MessageAssembler:
         elif len(payload) > budget:
             raise PayloadTooBig("message over the size limit")
         decoder = self._decoder
-        if fin and not buffer:
-            # A whole message in one (compressed) frame: no joins, decoded once.
-            self._opcode = None
-            if decoder is not None:
-                return TextMessage(_text(payload))
-            return BinaryMessage(payload)
         if decoder is not None:
             decoder.decode(payload, fin)  # validates the fragment (fail fast); str made at the end
         buffer += payload
@@ -98,11 +95,3 @@ class MessageAssembler:
         if decoder is not None:
             return TextMessage(buffer.decode("utf-8"))
         return BinaryMessage(bytes(buffer))
-
-
-def _text(payload: bytes) -> str:
-    """A whole text message's payload as str, or InvalidPayload naming the first bad byte."""
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return decode_utf8(payload)  # raises, naming the bad byte
