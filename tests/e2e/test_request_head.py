@@ -115,6 +115,24 @@ def test_trickled_head_is_cut_off_by_one_deadline(standalone: int) -> None:
     assert echo_works(standalone)
 
 
+def test_a_stalled_head_after_empty_lines_is_cut_off_by_the_deadline(standalone: int) -> None:
+    """Empty lines before the request line are skipped (RFC 9112 §2.2): a head that follows
+    them and then stalls is still read under the head deadline, not read to the end because
+    a blank line made it look whole."""
+    client = RawClient(standalone)
+    client.sock.settimeout(60 * TIME_UNIT)
+    client.send(b"\n\r\n\r\nGET /ws HTTP/1.1\r\nX-Stalled: a")
+    try:
+        cut_off = client.sock.recv(1) == b""
+    except TimeoutError:
+        cut_off = False
+    except OSError:
+        cut_off = True
+    assert cut_off, "the stalled head was still open after 60 s (the deadline is 10 s)"
+    client.close()
+    assert echo_works(standalone)
+
+
 def test_refusals_are_one_line_each(tmp_path: Path) -> None:
     """No traceback: each refused head logs one line naming the peer and the status."""
     port = free_port()
