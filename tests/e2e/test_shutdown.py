@@ -43,6 +43,20 @@ def _connect(port: int, kind: str = "rfc6455") -> RawClient:
     return client
 
 
+def _await_new_workers(port: int) -> None:
+    """After a reload, old workers that still drain share the listening socket and answer an
+    upgrade they accept with 503 (retry later): retry until a handshake is not refused so
+    (bounded), as a client told to retry would."""
+    deadline = time.monotonic() + 20 * TIME_UNIT
+    while True:
+        client = RawClient(port, timeout=10 * TIME_UNIT)
+        status = HANDSHAKES["rfc6455"](client).status
+        client.close()
+        if status != 503 or time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
+
+
 def _open_clients(port: int, per_kind: int) -> list[tuple[str, RawClient]]:
     clients = []
     for _ in range(per_kind):
@@ -143,6 +157,7 @@ def test_stop_and_reload_close_every_client_and_run_on_close(
             assert process.wait(20 * TIME_UNIT) == 0
         assert sorted(_close_codes(close_log, len(clients), 10)) == _codes_seen(clients, stop.code)
         if not stop.exits:
+            _await_new_workers(port)
             _open_clients(port, per_kind=1)  # the new workers serve
             assert process.poll() is None
     assert "Traceback" not in log.read_text()
