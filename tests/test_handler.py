@@ -8,7 +8,6 @@ import io
 import pytest
 
 from tests.servers import run_probe
-from wsbackend import handler
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge
 from wsbackend.requesthead import read_request_head
 
@@ -97,18 +96,3 @@ def test_no_request_leaves_a_cycle_behind() -> None:
     ]
     assert lines[5:] == ["HTTP/1.1 101 Switching Protocols", "handlers only the collector freed: 0"]
     assert "Traceback" not in result.stderr
-
-
-def test_environ_keys_remembered_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clients choose field names: the names remembered for their environ keys stop growing at
-    the bound, the keys stay right past it, and names that come after it are remembered (the
-    usual ones are not kept out by names sent once)."""
-    monkeypatch.setattr(handler, "_ENVIRON_KEYS", {})
-    names = [f"X-Name-{number}" for number in range(3 * handler._MAX_ENVIRON_KEYS)]
-    assert [handler._environ_key(name) for name in names] == [
-        f"HTTP_X_NAME_{number}" for number in range(len(names))
-    ]
-    assert len(handler._ENVIRON_KEYS) <= handler._MAX_ENVIRON_KEYS
-    assert handler._environ_key("Upgrade") == "HTTP_UPGRADE"
-    assert handler._ENVIRON_KEYS["Upgrade"] == "HTTP_UPGRADE"
-    assert [handler._environ_key(name) for name in ("Bad_Name", "content-type")] == ["", ""]

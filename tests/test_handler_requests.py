@@ -70,13 +70,17 @@ class RecordingSocket:
 
 
 def serve(
-    app: Any, request: bytes, handler_class: type = WebSocketHandler, later: bytes = b""
+    app: Any,
+    request: bytes,
+    handler_class: type = WebSocketHandler,
+    later: bytes = b"",
+    log: Any = None,
 ) -> tuple[RecordingSocket, bytes]:
     """Run ``handler_class`` on one connection that sends ``request``, then ``later`` once the
     server answered; return the server's socket and all that the client received."""
     server_side, client = socket.socketpair()
     recorder = RecordingSocket(server_side)
-    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=handler_class, log=None)
+    server = pywsgi.WSGIServer(("127.0.0.1", 0), app, handler_class=handler_class, log=log)
     client.sendall(request)
     handler = handler_class(recorder, ("127.0.0.1", 40000), server)
     serving = gevent.spawn(handler.handle)

@@ -31,6 +31,7 @@ from .hosts import HANDLER_KEY, take_buffered
 from .protocol import HandshakeError, HandshakeRequest, Limits
 from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
+from .requestenviron import ReadFields, add_request_keys, environ_key
 from .requesthead import RequestHead, read_request_head, whole_head_end
 from .sessions import handshake_refused
 from .wsgi import WebSocketMiddleware
@@ -80,6 +81,9 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     _read_ahead = True
     """Whether gevent's buffer may hold bytes past the request head (:class:`RequestHead`), or
     may have come to since (see :meth:`run_application`)."""
+    _state_from_head = False
+    """Whether :meth:`read_request` took this request's state from our parse (then the environ
+    is built from it too)."""
     rfile: Any
     """gevent's buffered reader over the socket; a closed stand-in once it is a WebSocket's."""
 
@@ -181,27 +185,25 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             or CONTENT_LENGTH in head.headers
             or TRANSFER_ENCODING in head.headers
         ):
+            self._state_from_head = False
             return bool(super().read_request(raw_requestline))
         self.requestline = raw_requestline
         self.command, self.path, self.request_version = head.method, head.target, "HTTP/1.1"
         self.headers = fields = self.MessageClass()
         self.content_length = None
         self.close_connection = (fields.get("Connection") or "").lower() == "close"
+        self._state_from_head = True
         return True
 
-    def MessageClass(self, *args: Any) -> _ReadFields:
+    def MessageClass(self, *args: Any) -> ReadFields:
         """The fields of the head already read, as gevent's handler reads them."""
-        return _ReadFields(list(self._head.headers))
+        return ReadFields(self._head.headers)
 
     def _headers(self) -> Iterator[tuple[str, str]]:
-        """The ``HTTP_*`` environ entries, straight from the fields already parsed (gevent
-        formats them as lines and parses those again); names with ``_`` are dropped as gevent
-        drops them, so that ``X_Forwarded_For`` cannot pass for ``X-Forwarded-For``."""
-        keys = _ENVIRON_KEYS
+        """The ``HTTP_*`` environ entries for gevent's own ``get_environ``, straight from the
+        fields already parsed (gevent formats them as lines and parses those again)."""
         for name, value in self.headers.fields:
-            key = keys.get(name)
-            if key is None:
-                key = _environ_key(name)
+            key = environ_key(name)
             if key:
                 yield key, value
 
@@ -214,9 +216,23 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         return f"{address[0]}:{address[1]}" if isinstance(address, tuple) else str(address)
 
     def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
+        environ = self.environ_from_head() if self._state_from_head else super().get_environ()
         environ[HANDLER_KEY] = self
         environ.setdefault("RAW_URI", self.path)
+        return environ
+
+    def environ_from_head(self) -> dict[str, Any]:
+        """gevent's environ for a request whose state :meth:`read_request` took from our
+        parse, built from that parse rather than from fields formatted again (subclasses add
+        their host's keys here)."""
+        environ: dict[str, Any] = self.server.get_environ()
+        add_request_keys(environ, self.command, self.path, self.headers, self.client_address)
+        expects = environ.get("HTTP_EXPECT") == "100-continue"
+        self.wsgi_input = pywsgi.Input(self.rfile, None, socket=self.socket if expects else None)
+        # An upgrade's input is the reader itself: gevent's Input would refuse to read it.
+        upgrade = self._connection_upgrade_requested()
+        environ["wsgi.input"] = self.rfile if upgrade else self.wsgi_input
+        environ["wsgi.input_terminated"] = not upgrade
         return environ
 
     def take_socket(self) -> tuple[Any, bytes]:
@@ -288,61 +304,10 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             super().log_request()
 
 
-_NOT_HTTP_KEYS = frozenset({"CONTENT-TYPE", "CONTENT-LENGTH"})
-"""Fields the WSGI environ holds under their own names (gevent sets them)."""
 _USUAL_VERSIONS = frozenset({"HTTP/1.1", "HTTP/1.0"})
 _at_limit = False
 """Whether this process was at its connection limit at the last upgrade (logged once each
 time it is reached)."""
-
-_ENVIRON_KEYS: dict[str, str] = {}
-"""Field name as sent -> its ``HTTP_*`` environ key, or "" for a field gevent leaves out: the
-same few names come with every request. Bounded by ``_MAX_ENVIRON_KEYS``, since clients choose
-the names: emptied when full, so that names sent once do not keep the usual ones out."""
-_MAX_ENVIRON_KEYS = 1024
-
-
-def _environ_key(name: str) -> str:
-    upper = name.upper()
-    key = "" if "_" in upper or upper in _NOT_HTTP_KEYS else "HTTP_" + upper.replace("-", "_")
-    if len(_ENVIRON_KEYS) >= _MAX_ENVIRON_KEYS:
-        _ENVIRON_KEYS.clear()
-    _ENVIRON_KEYS[name] = key
-    return key
-
-
-class _ReadFields:
-    """What gevent's handler and gunicorn's access log use of a request's fields, over the
-    head this handler already parsed: the first value of a name, as ``email.message`` gives."""
-
-    status = ""
-    """Never set: the head was parsed without error (gevent refuses a request that sets it)."""
-
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
-        self.fields = fields
-        self._first: dict[str, str] | None = None
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        first = self._first
-        if first is None:
-            first = self._first = {}
-            for field, value in self.fields:
-                first.setdefault(field.lower(), value)
-        return first.get(name.lower(), default)
-
-    getheader = get
-
-    def __delitem__(self, name: str) -> None:
-        name = name.lower()
-        self.fields = [(field, value) for field, value in self.fields if field.lower() != name]
-        self._first = None
-
-    @property
-    def typeheader(self) -> str | None:
-        return self.get("Content-Type")
-
-    def items(self) -> list[tuple[str, str]]:
-        return self.fields
 
 
 def _refusal(error: HandshakeError) -> bytes:

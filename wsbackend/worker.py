@@ -58,6 +58,12 @@ log = logging.getLogger("wsbackend.worker")
 class GunicornWebSocketHandler(WebSocketHandler, PyWSGIHandler):  # type: ignore[misc]
     """Our handler with gunicorn's access log and environ additions."""
 
+    def environ_from_head(self) -> dict[str, Any]:
+        environ = super().environ_from_head()
+        # What gunicorn's handler adds to gevent's environ (its RAW_URI ours sets too).
+        environ["gunicorn.sock"] = self.socket
+        return environ
+
 
 class GunicornServer(AcceptBackoff, PyWSGIServer):  # type: ignore[misc]
     """gunicorn's gevent WSGI server that backs off at EMFILE."""

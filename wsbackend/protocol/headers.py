@@ -99,6 +99,11 @@ class Headers:
             return None
         return values[0] if len(values) == 1 else ", ".join(values)
 
+    def first(self, name: str) -> str | None:
+        """The first value of ``name``, or None when absent (what ``email.message`` gives)."""
+        values = self._indexed().get(name.lower())
+        return None if values is None else values[0]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._indexed()
 
