@@ -7,6 +7,7 @@ one it stands in for, and the environs the application saw are compared key by k
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from gunicorn.workers.ggevent import PyWSGIHandler
 from tests.test_handler_requests import serve
 from wsbackend import requestenviron
 from wsbackend.handler import WebSocketHandler
+from wsbackend.protocol import Limits
+from wsbackend.requesthead import read_request_head
 from wsbackend.worker import GunicornWebSocketHandler
 
 HEADS = {
@@ -82,6 +85,22 @@ def test_environ_is_the_one_the_host_builds(ours: type, theirs: type, head: byte
     built, expected = environ_seen(ours, head), environ_seen(theirs, head)
     assert comparable(built) == {"RAW_URI": built["RAW_URI"], **comparable(expected)}
     assert built["RAW_URI"] == head.split(b" ")[1].decode()
+
+
+def test_fields_are_looked_up_as_gevents_parse_gives_them() -> None:
+    """The first value of a repeated name, whatever its case; None or the default when absent."""
+    head = HEADS["page"].replace(b"Accept:", b"Content-Type: text/html\r\nAccept:")
+    block = head.split(b"\r\n", 1)[1]
+    theirs = pywsgi.WSGIHandler.MessageClass(None, io.BytesIO(block))  # type: ignore[arg-type]
+    read = read_request_head(io.BufferedReader(io.BytesIO(head)), Limits())  # type: ignore[arg-type]
+    assert read is not None
+    ours = requestenviron.ReadFields(read.request.headers)
+    for name in ("x-thing", "X-THING", "Cookie", "content-type", "Accept", "Missing"):
+        assert ours.get(name) == theirs.get(name), name
+        assert ours.get(name, "-") == theirs.get(name, "-"), name
+    assert ours.typeheader == theirs.get("Content-Type") == "text/plain"
+    del ours["X-Thing"]
+    assert ours.get("x-thing") is None and ("X-Thing", "a") not in ours.items()
 
 
 def test_input_of_a_page_reads_nothing() -> None:
