@@ -16,7 +16,7 @@ from .errors import InvalidCloseCode, ProtocolError
 from .events import BinaryMessage, Closed, Event, TextMessage
 from .handshake import HixieChallenge
 from .hixie import CLOSING_FRAME, HixieFrameParser
-from .hybi import CloseInfo, Opcode, encode_frame
+from .hybi import CloseInfo, Opcode, close_payload, encode_frame
 from .versions import ProtocolVersion
 
 __all__ = ["EndpointBase", "State"]
@@ -113,7 +113,7 @@ class EndpointBase:
         if self._hixie_parser is not None:
             self._queue(CLOSING_FRAME)
         else:
-            self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
+            self._write_frame(Opcode.CLOSE, close_payload(code, reason))
 
     def _flush_pongs(self) -> None:
         pongs, self._pongs = self._pongs, []
@@ -147,8 +147,9 @@ class EndpointBase:
             self._close_received(close)
 
     def _messages_waiting(self) -> bool:
-        return any(
-            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
+        events = self._events
+        return bool(events) and any(
+            type(event) is TextMessage or type(event) is BinaryMessage for event in events
         )
 
     def _settle(self, pending: ProtocolError | CloseInfo) -> None:
