@@ -45,6 +45,12 @@ _TARGET_RE = re.compile(r"[\x21-\x7e\x80-\xff]+")
 """RFC 9112 §3.2: a target has no whitespace or control characters (obs-text tolerated)."""
 _KEY_SIZE = 16
 """RFC 6455 §4.1: the key is 16 random bytes, base64-encoded."""
+_HYBI_07, _HYBI_08, _RFC_6455 = (
+    ProtocolVersion.HYBI_07,
+    ProtocolVersion.HYBI_08,
+    ProtocolVersion.RFC_6455,
+)
+"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +162,7 @@ def _unsupported_version(message: str) -> UpgradeRequired:
 
 def request_origin(request: HandshakeRequest, version: ProtocolVersion) -> str | None:
     """The page origin a request states: hybi-07/08 call it ``Sec-WebSocket-Origin``."""
-    if version in (ProtocolVersion.HYBI_07, ProtocolVersion.HYBI_08):
+    if version is _HYBI_07 or version is _HYBI_08:
         return request.headers.get(h.SEC_WEBSOCKET_ORIGIN)
     return request.headers.get(h.ORIGIN)
 
@@ -251,7 +257,7 @@ def _accept_hybi(
     if subprotocol is not None:
         reply.append((h.SEC_WEBSOCKET_PROTOCOL, subprotocol))
     deflate = None
-    if policy.deflate is not None and version is ProtocolVersion.RFC_6455:
+    if policy.deflate is not None and version is _RFC_6455:
         extension_offers = h.parse_extension_offers(request.headers.get(h.SEC_WEBSOCKET_EXTENSIONS))
         deflate = negotiate_deflate(extension_offers, policy.deflate)
         if deflate is not None:
