@@ -7,7 +7,7 @@ header before its payload is buffered, so a frame that announces 2**63 bytes cos
 
 from __future__ import annotations
 
-import base64
+import binascii
 import enum
 import hashlib
 import struct
@@ -96,7 +96,8 @@ class Frame:
 
 def accept_key(key: str) -> str:
     """The ``Sec-WebSocket-Accept`` value for a ``Sec-WebSocket-Key`` (RFC 6455 §4.2.2)."""
-    return base64.b64encode(hashlib.sha1(key.encode("ascii") + GUID).digest()).decode("ascii")
+    digest = hashlib.sha1(key.encode("ascii") + GUID).digest()
+    return binascii.b2a_base64(digest, newline=False).decode("ascii")
 
 
 def encode_frame(
