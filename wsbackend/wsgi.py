@@ -311,7 +311,12 @@ class WebSocketMiddleware:
         app = None if self.registry is None else self.registry.app_for(accepted.subprotocol)
         app_name = "-" if app is None else type(app).__name__
         remote_addr = view.remote_addr
-        version = request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        # Only gevent-websocket style applications read the request's version header.
+        version = (
+            ""
+            if app is not None
+            else request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        )
         del request, view, accepted, transport
         session = Session.start(websocket, remote_addr, environ, app_name)
         try:
