@@ -277,9 +277,9 @@ def _accept_hybi(
     if subprotocol is not None:
         reply.append((h.SEC_WEBSOCKET_PROTOCOL, subprotocol))
     deflate = None
-    if policy.deflate is not None and version is _RFC_6455:
-        extension_offers = h.parse_extension_offers(fields.get(_EXTENSIONS))
-        deflate = negotiate_deflate(extension_offers, policy.deflate)
+    extensions = fields.get(_EXTENSIONS)
+    if extensions and policy.deflate is not None and version is _RFC_6455:
+        deflate = negotiate_deflate(h.parse_extension_offers(extensions), policy.deflate)
         if deflate is not None:
             reply.append((h.SEC_WEBSOCKET_EXTENSIONS, deflate.response_value()))
     return AcceptedHandshake(version, _HYBI_STATUS, tuple(reply), subprotocol, deflate)
