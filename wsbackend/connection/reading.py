@@ -61,7 +61,8 @@ class Reading(ConnectionBase):
     _turn_messages: int
     _turn_bytes: int
     _wait_first: bool
-    """Whether the last read emptied the socket: then the next one waits for input first."""
+    """Whether the last read emptied the socket: then the next one waits for input first. So
+    does the first, unless the request came with more: the peer speaks after our 101."""
     _readable: Any
     """The event loop's watcher for input on the socket, made on the first wait."""
 
