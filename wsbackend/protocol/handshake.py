@@ -125,9 +125,8 @@ class AcceptedHandshake:
 
         For hixie-76 the 16-byte answer comes later, from the endpoint.
         """
-        fields = "".join(
-            [f"{name}: {value}\r\n" for name, value in (*self.headers, *extra_headers)]
-        )
+        headers = (*self.headers, *extra_headers) if extra_headers else self.headers
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers])
         return f"HTTP/1.1 {self.status}\r\n{fields}\r\n".encode("latin-1")
 
 
