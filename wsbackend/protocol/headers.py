@@ -157,10 +157,8 @@ def checked_fields(block: str) -> Headers | None:
     :func:`check_fields` would; None if any line is malformed (the caller says which)."""
     if not _FIELD_LINES_RE.fullmatch(block):
         return None
-    headers = Headers(
-        (name, value.strip(" \t"))
-        for name, _, value in (line.partition(":") for line in block.split("\r\n")[:-1])
-    )
+    lines = [line.partition(":") for line in block.split("\r\n")[:-1]]
+    headers = Headers([(name, value.strip(" \t")) for name, _, value in lines])
     headers._checked = True
     return headers
 
