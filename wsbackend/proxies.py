@@ -71,12 +71,13 @@ class TrustedProxies:
         """The client behind the peer, from the forwarded headers if the peer is trusted."""
         peer = str(environ.get("REMOTE_ADDR", ""))
         scheme = str(environ.get("wsgi.url_scheme", "http"))
-        forwarded_for = str(environ.get(_FORWARDED_FOR, ""))
-        proto = str(environ.get(_FORWARDED_PROTO, ""))
-        host = str(environ.get(_FORWARDED_HOST, ""))
+        forwarded_for = environ.get(_FORWARDED_FOR)
+        proto = environ.get(_FORWARDED_PROTO)
+        host = environ.get(_FORWARDED_HOST)
         # Most requests carry none of them: the peer need not be looked up then.
         if not (forwarded_for or proto or host) or not self.trusts(peer):
             return ClientView(peer, scheme, None)
+        forwarded_for, proto, host = str(forwarded_for or ""), str(proto or ""), str(host or "")
         proto = proto.split(",")[0].strip().lower()
         host = host.split(",")[0].strip()
         return ClientView(

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .connection import WebSocket
 from .connection.websocket import SLOW_READER_REASON
-from .metrics import recorder
+from .metrics import Recorder, recorder
 
 __all__ = ["Session", "handshake_refused"]
 
@@ -35,6 +35,9 @@ class Session:
     peer: str
     path: str
     app: str
+    metrics: Recorder | None
+    """This process's metrics when the session started: it is counted out where it was
+    counted in."""
     started: float = field(default_factory=monotonic)
 
     @classmethod
@@ -42,18 +45,17 @@ class Session:
         cls, websocket: WebSocket, peer: str, environ: Mapping[str, Any], app: str
     ) -> Session:
         path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
-        session = cls(websocket, peer, path, app)
         metrics = recorder()
         if metrics is not None:
             metrics.open.labels(app, websocket.version.value).inc()
-        return session
+        return cls(websocket, peer, path, app, metrics)
 
     def end(self) -> None:
         """Log the session's line and count it; after ``websocket.release()``."""
         ws = self.websocket
         if log.isEnabledFor(logging.INFO):
             self._log_line()
-        metrics = recorder()
+        metrics = self.metrics
         if metrics is None:
             return
         metrics.open.labels(self.app, ws.version.value).dec()

@@ -262,8 +262,10 @@ class WebSocketMiddleware:
     def _policy_for(self, environ: dict[str, Any]) -> HandshakePolicy:
         """gevent-websocket's subprotocol rule when the site application has ``app_protocol``
         (its ``Resource`` has): the name it gives for the path, if the client offered it."""
+        if self.registry is not None:
+            return self.policy
         app_protocol = getattr(self.site_app, "app_protocol", None)
-        if self.registry is not None or app_protocol is None:
+        if app_protocol is None:
             return self.policy
         name = app_protocol(str(environ.get("PATH_INFO", "")))
         return replace(
@@ -311,7 +313,12 @@ class WebSocketMiddleware:
         app = None if self.registry is None else self.registry.app_for(accepted.subprotocol)
         app_name = "-" if app is None else type(app).__name__
         remote_addr = view.remote_addr
-        version = request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        # Only gevent-websocket style applications read the request's version header.
+        version = (
+            ""
+            if app is not None
+            else request.headers.get(SEC_WEBSOCKET_VERSION) or websocket.version.value
+        )
         del request, view, accepted, transport
         session = Session.start(websocket, remote_addr, environ, app_name)
         try:
@@ -351,9 +358,10 @@ class WebSocketMiddleware:
                 log.info("%s: vanished during the handshake: %s", peer, exc)
                 sock.close()
                 return None
-        log.debug(
-            "%s: open, %s, subprotocol %r", peer, accepted.version.value, accepted.subprotocol
-        )
+        if log.isEnabledFor(logging.DEBUG):  # the version's name (a property) read only for it
+            log.debug(
+                "%s: open, %s, subprotocol %r", peer, accepted.version.value, accepted.subprotocol
+            )
         return WebSocket(sock, endpoint, self.settings, initial_data, peer, accepted.subprotocol)
 
     def _run_site_app(self, environ: dict[str, Any], websocket: WebSocket, version: str) -> None:

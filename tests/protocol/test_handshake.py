@@ -145,6 +145,22 @@ class TestRefusals:
             accept(parse_request_head(with_headers(RFC6455_REQUEST, replace)))
         assert info.value.http_status == status
 
+    @pytest.mark.parametrize(
+        ("keys", "message"),
+        [
+            (b"", "missing or repeated"),
+            (b"Sec-WebSocket-Key: a\r\nSec-WebSocket-Key: b\r\n", "missing or repeated"),
+            (b"Sec-WebSocket-Key: dGhlIHNhbX,BsZSBub25jZQ==\r\n", "not 16 bytes"),
+        ],
+    )
+    def test_key_missing_repeated_or_not_base64(self, keys: bytes, message: str) -> None:
+        """One key is read from the joined fields: repeats and a comma in one key still
+        get their own refusals."""
+        request = with_headers(RFC6455_REQUEST, {"Sec-WebSocket-Key": None})
+        request = request.replace(b"\r\n\r\n", b"\r\n" + keys + b"\r\n")
+        with pytest.raises(HandshakeError, match=message):
+            accept(parse_request_head(request))
+
     def test_426_lists_versions(self) -> None:
         """RFC 6455 §4.4: the reply names the versions we speak."""
         request = with_headers(RFC6455_REQUEST, {"Sec-WebSocket-Version": "99"})

@@ -83,8 +83,10 @@ class Directory:
         self.hub.connected(self, client)
 
     def remove(self, client: Client) -> None:
-        for name in list(client.groups):
-            self.leave(client, name)
+        groups = client._groups  # not client.groups, which makes a set for a client in none
+        if groups:
+            for name in list(groups):
+                self.leave(client, name)
         if self._clients.pop(client.id, None) is not None:
             self.hub.disconnected(self, client)
 

@@ -12,6 +12,7 @@ every ``turn_messages`` messages whether or not its reads waited.
 
 from __future__ import annotations
 
+from socket import MSG_DONTWAIT
 from time import monotonic
 from typing import Any
 
@@ -35,12 +36,18 @@ for what the kernel writes, and a ``munmap`` on every read that is not tiny (str
 worker under 4 KiB echo: one pair per ``recvfrom``)."""
 
 
-def _recv_copied(sock: Any, size: int) -> bytes:
-    """Up to ``size`` bytes from a plain socket, through the shared buffer."""
+def _shared_buffer(size: int) -> memoryview:
+    """The shared read buffer, at least ``size`` bytes long."""
     global _read_buffer
     buffer = _read_buffer
     if len(buffer) < size:
         buffer = _read_buffer = memoryview(bytearray(size))
+    return buffer
+
+
+def _recv_copied(sock: Any, size: int) -> bytes:
+    """Up to ``size`` bytes from a plain socket, through the shared buffer."""
+    buffer = _shared_buffer(size)
     return buffer[: sock.recv_into(buffer, size)].tobytes()
 
 
@@ -54,7 +61,8 @@ class Reading(ConnectionBase):
     _turn_messages: int
     _turn_bytes: int
     _wait_first: bool
-    """Whether the last read emptied the socket: then the next one waits for input first."""
+    """Whether the last read emptied the socket: then the next one waits for input first. So
+    does the first, unless the request came with more: the peer speaks after our 101."""
     _readable: Any
     """The event loop's watcher for input on the socket, made on the first wait."""
 
@@ -159,11 +167,29 @@ class Reading(ConnectionBase):
         hub.wait(watcher)
 
     def _await_peer_eof(self, timeout: float) -> None:
-        """Half-close, then discard what the peer still sends until its FIN or ``timeout``."""
+        """Half-close, then discard what the peer still sends until its FIN or ``timeout``.
+
+        On a plain socket the peer's FIN is usually in already (it closed first, or hung up
+        after its close frame): one read that does not wait sees it without arming a timer,
+        and what is discarded goes into the shared buffer, not a fresh 256 KiB object per read.
+        """
         self._shutdown_write()
+        sock = self._sock
+        size = self._settings.read_size
         try:
+            if not self._plain:
+                with gevent.Timeout(timeout, False):
+                    while sock.recv(size):
+                        pass
+                return
+            buffer = _shared_buffer(size)
+            try:
+                if not sock._sock.recv_into(buffer, size, MSG_DONTWAIT):
+                    return
+            except BlockingIOError:
+                pass
             with gevent.Timeout(timeout, False):
-                while self._sock.recv(self._settings.read_size):
+                while sock.recv_into(buffer, size):
                     pass
         except OSError:
             pass

@@ -80,7 +80,7 @@ class WebSocket(Reading, Timers):
         self._key_deadline = self._last_seen + settings.handshake_timeout
         self._turn_messages = 0
         self._turn_bytes = 0
-        self._wait_first = False
+        self._wait_first = not initial_data
         self._readable = None
         self._over_since = None
         self._out = []

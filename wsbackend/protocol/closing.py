@@ -16,7 +16,7 @@ from .errors import InvalidCloseCode, ProtocolError
 from .events import BinaryMessage, Closed, Event, TextMessage
 from .handshake import HixieChallenge
 from .hixie import CLOSING_FRAME, HixieFrameParser
-from .hybi import CloseInfo, Opcode, encode_frame
+from .hybi import CloseInfo, Opcode, close_payload, encode_frame
 from .versions import ProtocolVersion
 
 __all__ = ["EndpointBase", "State"]
@@ -29,6 +29,12 @@ class State(enum.Enum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
+
+
+# Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11.
+_OPEN, _CLOSING, _CLOSED = State.OPEN, State.CLOSING, State.CLOSED
+_CLOSE, _PONG = Opcode.CLOSE, Opcode.PONG
+_HIXIE_75 = ProtocolVersion.HIXIE_75
 
 
 class EndpointBase:
@@ -70,19 +76,19 @@ class EndpointBase:
         """
         if type(code) is bool or not isinstance(code, int) or not is_sendable_close_code(code):
             raise InvalidCloseCode(f"close code {code!r} may not be sent (RFC 6455 §7.4)")
-        if self.state in (State.CLOSING, State.CLOSED):
+        if self.state in (_CLOSING, _CLOSED):
             return
-        if self.version is ProtocolVersion.HIXIE_75:
+        if self.version is _HIXIE_75:
             self._closed(code, reason, clean=True)
             return
         self._write_close(code, reason)
-        self.state = State.CLOSING
+        self.state = _CLOSING
 
     def fail(self, code: int, reason: str = "") -> None:
         """Fail the connection (RFC 6455 §7.1.7): send a close frame if we may, then close."""
-        if self.state is State.CLOSED:
+        if self.state is _CLOSED:
             return
-        if self.state is not State.CLOSING:
+        if self.state is not _CLOSING:
             self._write_close(code, reason)
         self._closed(code, reason, clean=False)
 
@@ -103,7 +109,7 @@ class EndpointBase:
 
     def close_expected(self) -> bool:
         """True while we wait for the peer's close frame: the transport should arm a timer."""
-        return self.state is State.CLOSING
+        return self.state is _CLOSING
 
     def _write_frame(self, opcode: Opcode, payload: bytes, rsv1: bool = False) -> None:
         mask = secrets.token_bytes(4) if self._mask else None
@@ -113,12 +119,12 @@ class EndpointBase:
         if self._hixie_parser is not None:
             self._queue(CLOSING_FRAME)
         else:
-            self._write_frame(Opcode.CLOSE, CloseInfo(code, reason).serialize())
+            self._write_frame(_CLOSE, close_payload(code, reason))
 
     def _flush_pongs(self) -> None:
         pongs, self._pongs = self._pongs, []
         for pong in pongs:
-            self._write_frame(Opcode.PONG, pong)
+            self._write_frame(_PONG, pong)
 
     def _queue(self, data: bytes) -> None:
         if self._pongs:
@@ -140,15 +146,16 @@ class EndpointBase:
     def _close_after_messages(self, close: CloseInfo) -> None:
         """Answer the peer's close now, or once the messages already decoded have been
         collected (and perhaps answered)."""
-        if self.state is State.OPEN and self._messages_waiting():
+        if self.state is _OPEN and self._messages_waiting():
             self._pending = close
             self.input_pending = True
         else:
             self._close_received(close)
 
     def _messages_waiting(self) -> bool:
-        return any(
-            type(event) is TextMessage or type(event) is BinaryMessage for event in self._events
+        events = self._events
+        return bool(events) and any(
+            type(event) is TextMessage or type(event) is BinaryMessage for event in events
         )
 
     def _settle(self, pending: ProtocolError | CloseInfo) -> None:
@@ -160,7 +167,7 @@ class EndpointBase:
 
     def _close_received(self, close: CloseInfo) -> None:
         """Echo the peer's close code, unless we closed first, and report the close."""
-        if self.state is State.OPEN:
+        if self.state is _OPEN:
             self._write_close(close.code, "")
         self._closed(close.code, close.reason, clean=True)
 
@@ -170,7 +177,7 @@ class EndpointBase:
         self.fail(error.close_code, str(error) if not self.version.is_hixie else "")
 
     def _closed(self, code: int, reason: str, clean: bool) -> None:
-        self.state = State.CLOSED
+        self.state = _CLOSED
         self.input_pending = False
         self.close_code = code
         self.close_reason = reason

@@ -43,9 +43,12 @@ class Pong:
     payload: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Closed:
     """The connection is over; reported exactly once.
+
+    Not frozen, hence not hashable, for the reason :class:`TextMessage` gives: one is made
+    per connection (6.2 k instructions frozen, 2.3 k not).
 
     Attributes:
         code: The peer's close code for a closing handshake (1005 when its frame had none),

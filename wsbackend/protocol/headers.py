@@ -68,44 +68,59 @@ class Headers:
     by lower-cased name, so that each lookup after it is one dictionary access.
     """
 
-    __slots__ = ("_checked", "_fields", "_index")
+    __slots__ = ("_checked", "_fields", "_index", "_repeated")
 
     def __init__(self, fields: Iterable[tuple[str, str]] = ()) -> None:
         self._fields: list[tuple[str, str]] = list(fields)
-        self._index: dict[str, list[str]] | None = None
+        self._index: dict[str, str] | None = None
+        """Lower-cased name -> value, the values of a repeated name joined; made on first use."""
+        self._repeated: dict[str, list[str]] = {}
+        """Lower-cased name -> every value, for the names that repeat (few heads have any)."""
         self._checked = False
         """Set by :func:`check_fields` once they passed: a parsed head is checked only once."""
 
-    def _indexed(self) -> dict[str, list[str]]:
-        index = self._index
-        if index is None:
-            index = self._index = {}
-            for field, value in self._fields:
-                values = index.get(field.lower())
-                if values is None:
-                    index[field.lower()] = [value]
-                else:
-                    values.append(value)
+    def _indexed(self) -> dict[str, str]:
+        fields = self._fields
+        # One comprehension for the usual head, whose names are all different.
+        index = self._index = {name.lower(): value for name, value in fields}
+        if len(index) < len(fields):
+            every: dict[str, list[str]] = {}
+            for name, value in fields:
+                every.setdefault(name.lower(), []).append(value)
+            for key, values in every.items():
+                if len(values) > 1:
+                    self._repeated[key] = values
+                    index[key] = ", ".join(values)
         return index
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in order."""
-        return list(self._indexed().get(name.lower(), ()))
+        key = name.lower()
+        value = (self._index or self._indexed()).get(key)
+        if value is None:
+            return []
+        repeated = self._repeated.get(key)
+        return [value] if repeated is None else list(repeated)
 
     def get(self, name: str) -> str | None:
         """The value of ``name``, repeated fields joined, or None when absent."""
-        values = self._indexed().get(name.lower())
-        if values is None:
-            return None
-        return values[0] if len(values) == 1 else ", ".join(values)
+        return (self._index or self._indexed()).get(name.lower())
+
+    def by_name(self) -> dict[str, str]:
+        """Every value by lower-cased name, repeated fields joined, as :meth:`get` gives them:
+        for code that looks up many names (a lookup there costs a call of :meth:`get` less).
+        Read only."""
+        return self._index or self._indexed()
 
     def first(self, name: str) -> str | None:
         """The first value of ``name``, or None when absent (what ``email.message`` gives)."""
-        values = self._indexed().get(name.lower())
-        return None if values is None else values[0]
+        key = name.lower()
+        value = (self._index or self._indexed()).get(key)
+        repeated = None if value is None else self._repeated.get(key)
+        return value if repeated is None else repeated[0]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._indexed()
+        return isinstance(name, str) and name.lower() in (self._index or self._indexed())
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._fields)
@@ -149,10 +164,8 @@ def checked_fields(block: str) -> Headers | None:
     :func:`check_fields` would; None if any line is malformed (the caller says which)."""
     if not _FIELD_LINES_RE.fullmatch(block):
         return None
-    headers = Headers(
-        (name, value.strip(" \t"))
-        for name, _, value in (line.partition(":") for line in block.split("\r\n")[:-1])
-    )
+    lines = [line.partition(":") for line in block.split("\r\n")[:-1]]
+    headers = Headers([(name, value.strip(" \t")) for name, _, value in lines])
     headers._checked = True
     return headers
 

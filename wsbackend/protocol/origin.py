@@ -79,6 +79,7 @@ class OriginPolicy:
     def __call__(self, origin: str | None, request: HandshakeRequest) -> bool:
         if origin is None:
             return self.allow_missing
-        if "*" in self.allowed or _normalize(origin) in self.allowed:
+        allowed = self.allowed
+        if allowed and ("*" in allowed or _normalize(origin) in allowed):
             return True
         return same_origin(origin, request.headers.get(h.HOST) or "")
