@@ -43,9 +43,13 @@ HEADS = {
 
 
 class AccessLog:
-    """gunicorn's handler logs each request to its server's ``log.access``."""
+    """Where the handlers log each request: gunicorn's to ``log.access``, gevent's to
+    ``log.write``."""
 
     def access(self, *args: Any) -> None:
+        pass
+
+    def write(self, line: str) -> None:
         pass
 
 
@@ -85,6 +89,35 @@ def test_environ_is_the_one_the_host_builds(ours: type, theirs: type, head: byte
     built, expected = environ_seen(ours, head), environ_seen(theirs, head)
     assert comparable(built) == {"RAW_URI": built["RAW_URI"], **comparable(expected)}
     assert built["RAW_URI"] == head.split(b" ")[1].decode()
+
+
+def test_each_request_of_a_kept_alive_connection_gets_the_hosts_environ() -> None:
+    """Requests one after the other on one connection, taken from our parse, from gevent's
+    (a body), then from ours again: each environ is the one gevent builds."""
+    requests = (
+        b"GET /one?a=1 HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\n\r\n"
+        b"POST /two HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n"
+        b"Content-Type: text/plain\r\n\r\nabc"
+        b"GET /three HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
+    )
+
+    def environs(handler_class: type) -> list[dict[str, Any]]:
+        seen: list[dict[str, Any]] = []
+
+        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            body = environ["wsgi.input"].read()
+            seen.append({**comparable(environ), "body": body})
+            start_response("200 OK", [("Content-Length", "0")])
+            return [b""]
+
+        _, received = serve(app, requests, handler_class, log=AccessLog())
+        assert received.count(b"HTTP/1.1 200 OK") == 3
+        return seen
+
+    built, expected = environs(WebSocketHandler), environs(pywsgi.WSGIHandler)
+    assert [env.pop("RAW_URI") for env in built] == ["/one?a=1", "/two", "/three"]
+    assert built == expected
+    assert [env["body"] for env in built] == [b"", b"abc", b""]
 
 
 def test_fields_are_looked_up_as_gevents_parse_gives_them() -> None:

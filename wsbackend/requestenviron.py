@@ -5,6 +5,11 @@ each name up again by scanning its fields, and format and re-parse them for the 
 an HTTP/1.1 request without a body (every upgrade, most page requests) our handler gives it
 the same state and environ from its own parse instead (see :mod:`wsbackend.handler`). Tests
 hold both to what gevent builds from the same bytes.
+
+One difference is on purpose, and older than this module: our parse trims each field value of
+spaces and tabs at both ends (RFC 9110 §5.5) and of nothing else, where gevent keeps trailing
+ones in its field lookups and strips any Unicode whitespace (``\xa0``, ``\x85``) from the
+``HTTP_*`` values. So ``Connection: close`` followed by a space closes the connection here.
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ class Reading(ConnectionBase):
     _turn_bytes: int
     _wait_first: bool
     """Whether the last read emptied the socket: then the next one waits for input first. So
-    does the first, unless the request came with more: the peer speaks after our 101."""
+    does the first (the peer speaks after our 101), unless the host that sent the 101 passed
+    on bytes that came with the request (ours feeds those to the endpoint with the reply)."""
     _readable: Any
     """The event loop's watcher for input on the socket, made on the first wait."""
 

@@ -31,7 +31,7 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-# Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11.
+# Enum members read once (see wsbackend.protocol).
 _OPEN, _CLOSING, _CLOSED = State.OPEN, State.CLOSING, State.CLOSED
 _CLOSE, _PONG = Opcode.CLOSE, Opcode.PONG
 _HIXIE_75 = ProtocolVersion.HIXIE_75

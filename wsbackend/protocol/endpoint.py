@@ -63,8 +63,7 @@ MAX_PONGS_PER_READ = 16
 """Pings answered one by one per read; past them only the latest is (Autobahn 2.10 sends 10)."""
 
 
-# An enum member read through its class costs a descriptor call on CPython 3.11 (~0.2 µs, 20
-# times a global's read); the per-frame paths compare against these names instead.
+# Enum members read once (see wsbackend.protocol): the per-frame paths compare against these.
 _OPEN, _CLOSED, _AWAITING_KEY3 = State.OPEN, State.CLOSED, State.AWAITING_KEY3
 _TEXT, _BINARY, _CLOSE, _PING, _PONG = (
     Opcode.TEXT,

@@ -11,9 +11,8 @@ __all__ = ["BinaryMessage", "Closed", "Event", "Ping", "Pong", "TextMessage"]
 class TextMessage:
     """A complete text message, fragments joined and UTF-8 checked.
 
-    Not frozen, like :class:`BinaryMessage`, hence not hashable (equality holds): one is made
-    per message received, and a frozen dataclass sets its field through
-    ``object.__setattr__``, which made building one cost about twice as much (0.13 -> 0.24 µs).
+    Not frozen, hence not hashable (equality holds): one is made per message received (see
+    :mod:`wsbackend.protocol`; building a frozen one cost 0.24 µs, this one 0.13).
     """
 
     data: str

@@ -64,7 +64,7 @@ _HYBI_07, _HYBI_08, _RFC_6455 = (
     ProtocolVersion.HYBI_08,
     ProtocolVersion.RFC_6455,
 )
-"""Read once: an enum member read through its class costs ~0.2 µs on CPython 3.11."""
+"""Enum members read once (see :mod:`wsbackend.protocol`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +100,8 @@ class HixieChallenge:
 class AcceptedHandshake:
     """A handshake the server accepts, with everything the reply and the endpoint need.
 
-    Not frozen, hence not hashable (equality holds): one is made per handshake, and a frozen
-    dataclass sets each of its six fields through ``object.__setattr__`` (11 k instructions
-    to build one, against 4 k). Treat it as read only.
+    Not frozen, hence not hashable (equality holds): one is made per handshake (see
+    :mod:`wsbackend.protocol`; a frozen one took 11 k instructions to build, this one 2.7 k).
 
     Attributes:
         version: The protocol spoken from now on.
