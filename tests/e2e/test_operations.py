@@ -160,6 +160,9 @@ def test_workers_killed_with_sigkill_leave_no_open_connections_behind(tmp_path: 
     argv = gunicorn(OUR_WORKER, "e2e_site:application", port, "--workers", "2")
     gauge = 'wsbackend_connections_open{app="EchoApp",version="rfc6455"}'
     with running(argv, port, tmp_path / "gunicorn.log", env=env) as master:
+        # gunicorn forks its workers one after the other: the first may answer before the
+        # second exists.
+        _wait_for(lambda: len(_workers(master.pid)) == 2)
         with contextlib.ExitStack() as stack:
             for _ in range(6):
                 stack.enter_context(connect(f"ws://127.0.0.1:{port}/ws"))
