@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,34 @@ def test_vanished_peer_mid_frame_leaves_the_server_serving(server: int) -> None:
     client = RawClient(server)
     assert client.hybi_handshake(13).status == 101
     client.send(b"\x82\xfe\xff\xff")
+    client.close()
+    assert echo_works(server)
+
+
+@pytest.mark.parametrize("trickle", [False, True], ids=["silent", "talks-on"])
+def test_peer_that_never_hangs_up_after_the_closing_handshake_is_let_go(
+    server: int, trickle: bool
+) -> None:
+    """The closing handshake completes, then the peer keeps its end open, silent or still
+    sending: the server half-closes at once (its FIN first, RFC 6455 §7.1.1), waits for the
+    peer's at most ``close_timeout`` (2 s on this site), then closes its socket, which the
+    kernel answers with a reset to anything the peer sends after. Others are served."""
+    client = RawClient(server)
+    assert client.hybi_handshake(13).status == 101
+    client.send_frame(0x8, struct.pack("!H", 1000))
+    assert client.read_frame()[1:] == (0x8, struct.pack("!H", 1000))
+    client.sock.settimeout(5)
+    assert client.sock.recv(1) == b"", "no FIN from the server after its close frame"
+    started = time.monotonic()
+    let_go = False
+    while not let_go and time.monotonic() - started < 30:
+        time.sleep(0.1 if trickle else 0.5)
+        try:
+            client.sock.send(b"x")  # discarded by the server while it waits
+        except OSError:  # reset: the server's socket is closed
+            let_go = True
+    assert let_go, "the server still held the connection 30 s after the closing handshake"
+    assert time.monotonic() - started > 1, "closed before waiting for the peer's FIN"
     client.close()
     assert echo_works(server)
 
