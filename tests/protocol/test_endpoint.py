@@ -156,6 +156,14 @@ class TestFailures:
         events = feed(endpoint, client_frame(Opcode.CONTINUATION, b"\xed\xa0", fin=False))
         assert events[0].code == 1007  # type: ignore[union-attr]
 
+    def test_whole_message_read_alone_inside_a_fragmented_one(self) -> None:
+        """A whole frame in a read of its own, in the middle of a fragmented message, fails
+        with 1002 like one read together with the fragment (§5.4)."""
+        endpoint = server()
+        assert feed(endpoint, client_frame(Opcode.TEXT, b"a", fin=False)) == []
+        events = feed(endpoint, client_frame(Opcode.TEXT, b"b"))
+        assert events == [Closed(1002, str(endpoint.failure), clean=False)]
+
     def test_fragmented_message_too_big(self) -> None:
         """The budget counts the whole message, not each fragment."""
         endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=Limits(max_message_size=10))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wsbackend.protocol import InvalidFrame, PayloadTooBig
 from wsbackend.protocol.hybi import (
@@ -123,6 +125,68 @@ class TestParser:
         with pytest.raises(InvalidFrame):
             parser.feed(HELLO_MASKED + HELLO_UNMASKED, frames)
         assert frames == [Frame(Opcode.TEXT, b"Hello")]
+
+
+class TestLoneMessage:
+    """The shortcut for a read that holds exactly one whole message frame."""
+
+    @pytest.mark.parametrize("size", [0, 5, 125, 126, 65535])
+    @pytest.mark.parametrize("opcode", [Opcode.TEXT, Opcode.BINARY])
+    def test_taken_at_each_length_encoding(self, opcode: Opcode, size: int) -> None:
+        """7-bit and 16-bit lengths are taken, unmasked, without a Frame."""
+        payload = bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+        parser = FrameParser(require_mask=True, allow_rsv1=False, max_frame_size=1 << 20)
+        assert parser.lone_message(encode_frame(opcode, payload, mask=MASK)) == (opcode, payload)
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            HELLO_UNMASKED,  # unmasked: feed fails it with 1002
+            HELLO_MASKED[:-1],  # incomplete
+            HELLO_MASKED + HELLO_MASKED,  # two frames
+            encode_frame(Opcode.TEXT, b"Hel", fin=False, mask=MASK),
+            encode_frame(Opcode.TEXT, b"Hello", rsv1=True, mask=MASK),
+            encode_frame(Opcode.PING, b"Hello", mask=MASK),
+            encode_frame(Opcode.BINARY, bytes(65536), mask=MASK),  # 64-bit length
+            encode_frame(Opcode.BINARY, bytes(200), mask=MASK),  # over max_frame_size
+        ],
+    )
+    def test_left_to_feed(self, data: bytes) -> None:
+        """Anything else, and anything that needs a check besides its length, goes to feed."""
+        parser = FrameParser(require_mask=True, allow_rsv1=True, max_frame_size=100)
+        assert parser.lone_message(data) is None
+
+    def test_not_while_a_frame_is_pending(self) -> None:
+        """Bytes that complete a pending frame are not a frame of their own."""
+        parser = FrameParser(require_mask=True, allow_rsv1=False, max_frame_size=1 << 20)
+        frame = encode_frame(Opcode.BINARY, HELLO_MASKED * 10, mask=MASK)
+        parser.feed(frame[:2], [])
+        assert parser.lone_message(frame[2:]) is None
+
+    @given(
+        st.integers(0, 15),
+        st.booleans(),
+        st.booleans(),
+        st.booleans(),
+        st.binary(max_size=300),
+        st.integers(-3, 3),
+    )
+    def test_agrees_with_feed(
+        self, opcode: int, fin: bool, rsv1: bool, masked: bool, payload: bytes, extra: int
+    ) -> None:
+        """Whatever the header bits and length, with bytes cut off or added: a message it
+        takes is the one frame that feed parses from the same bytes, and every whole, masked,
+        uncompressed message frame within the limit is taken."""
+        data = encode_frame(opcode, payload, fin, rsv1, MASK if masked else None)
+        data = data[:extra] if extra < 0 else data + HELLO_MASKED[:extra]
+        parser = FrameParser(require_mask=True, allow_rsv1=True, max_frame_size=200)
+        lone = parser.lone_message(data)
+        usual = opcode in (Opcode.TEXT, Opcode.BINARY) and fin and not rsv1 and masked
+        assert (lone is not None) is (usual and extra == 0 and len(payload) <= 200)
+        if lone is not None:
+            frames: list[Frame] = []
+            assert not parser.feed(data, frames)
+            assert frames == [Frame(lone[0], lone[1])]
 
 
 class TestCloseInfo:

@@ -170,6 +170,13 @@ class Endpoint(EndpointBase):
         if self._hixie_parser is not None:
             self._receive_hixie(data, self._hixie_parser, max_frames)
             return
+        lone = self._frame_parser.lone_message(data)
+        if lone is not None:
+            try:
+                self._events.append(self._assembler.whole(*lone))
+            except ProtocolError as exc:
+                self._fail_after_messages(exc)
+            return
         frames: list[Frame] = []
         error: ProtocolError | None = None
         try:

@@ -52,14 +52,27 @@ class MessageAssembler:
             if self._opcode is None:
                 raise InvalidFrame("continuation frame without a message to continue")
             return self._continue(frame.payload, frame.fin)
-        if self._opcode is not None:
-            raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
         if not frame.fin:
+            if self._opcode is not None:
+                raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
             self._start(opcode, frame.rsv1)
             return self._continue(frame.payload, False)
-        # A whole message in one frame, the common case: no decoder state, no joins.
-        payload = frame.payload
-        if frame.rsv1:
+        return self.whole(opcode, frame.payload, frame.rsv1)
+
+    def whole(
+        self, opcode: Opcode, payload: bytes, compressed: bool = False
+    ) -> TextMessage | BinaryMessage:
+        """The message of one whole (unfragmented) text or binary frame, the common case:
+        no decoder state, no joins.
+
+        Raises:
+            InvalidFrame: A message was started by fragments and not finished (1002).
+            InvalidPayload: As :meth:`process`.
+            PayloadTooBig: As :meth:`process`.
+        """
+        if self._opcode is not None:
+            raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
+        if compressed:
             assert self._deflate is not None
             payload = self._deflate.decompress(payload, self._max_message_size, True)
         elif len(payload) > self._max_message_size:
