@@ -293,6 +293,46 @@ def test_a_waiting_read_arms_no_timer_and_a_stuck_write_still_times_out() -> Non
     websocket.release()
 
 
+def test_a_read_that_fills_read_size_then_finds_nothing_waits_for_input() -> None:
+    """A read that fills ``read_size`` is taken for a sign of more input, so the next one
+    tries the socket without waiting first: finding it empty, it waits, then reads."""
+    websocket, peer = pair(read_size=64)
+    exact = "x" * 58  # a 64-byte frame: 2 header bytes, 4 of mask, 58 of payload
+    peer.send_text(exact)
+    assert websocket.receive() == exact
+    reader = gevent.spawn(websocket.receive)
+    gevent.sleep(0.05)
+    assert not reader.ready()
+    peer.send_text("later")
+    assert reader.get(timeout=2) == "later"
+    peer.sock.close()
+    websocket.release()
+
+
+def test_messages_the_socket_takes_in_part_arrive_whole_and_in_order() -> None:
+    """A message sent with nothing queued is offered to the socket at once; what a small
+    kernel buffer does not take is written after it, before the next message."""
+    websocket, peer = pair()
+    websocket._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    texts = [str(index) * 60_000 for index in range(4)]
+    received: list[object] = []
+
+    def read() -> None:
+        while len(received) < len(texts):
+            received.extend(peer.read_events())
+
+    reader = gevent.spawn(read)
+    with gevent.Timeout(10):
+        for text in texts:
+            websocket.send(text)
+    reader.get(timeout=10)
+    assert received == [TextMessage(text) for text in texts]
+    assert websocket.bytes_sent == sum(len(text) + 4 for text in texts)
+    peer.sock.close()
+    websocket.release()
+
+
 def test_every_attribute_of_a_connection_lives_in_its_slots() -> None:
     """Past 30 attributes CPython stops sharing an instance dict's keys, and each connection
     paid ~1.3 KB for a dict of its own; its attributes are slots instead, so an attribute

@@ -45,12 +45,6 @@ def _shared_buffer(size: int) -> memoryview:
     return buffer
 
 
-def _recv_copied(sock: Any, size: int) -> bytes:
-    """Up to ``size`` bytes from a plain socket, through the shared buffer."""
-    buffer = _shared_buffer(size)
-    return buffer[: sock.recv_into(buffer, size)].tobytes()
-
-
 class Reading(ConnectionBase):
     """Receiving messages, for the one greenlet that owns the connection."""
 
@@ -126,7 +120,7 @@ class Reading(ConnectionBase):
                         # Waiting let the others run: that was the end of a turn.
                         self._turn_messages = 0
                         self._turn_bytes = 0
-                    data = _recv_copied(self._sock, size)
+                    data = self._recv_plain(size)
                     self._wait_first = len(data) < size
         except OSError as exc:
             if not self._aborted:
@@ -151,6 +145,18 @@ class Reading(ConnectionBase):
         self._process_events()
         if self._endpoint.input_pending:
             self._end_turn()
+
+    def _recv_plain(self, size: int) -> bytes:
+        """Up to ``size`` bytes from a plain socket, through the shared buffer, waiting for
+        input if there is none. It reads the real socket under gevent's, whose ``recv_into``
+        does the same in one more Python frame on every read."""
+        buffer = _shared_buffer(size)
+        sock = self._sock._sock
+        while True:
+            try:
+                return buffer[: sock.recv_into(buffer, size)].tobytes()
+            except BlockingIOError:
+                self._wait_readable()
 
     def _wait_readable(self) -> None:
         """Wait until the socket has input (or its end, or an error).

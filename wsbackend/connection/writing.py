@@ -96,10 +96,35 @@ class Writing(Backpressure):
             self.messages_sent += 1
             return
         self.messages_sent += 1
+        if self._plain and not (
+            self._out or self._messages or self._writing or self._flush_due or self._writer
+        ):
+            data = self._send_lone(data)
+            if not data:
+                return
         self._own += len(data)
         self._enqueue(data)
         if self._queued > self._settings.max_send_buffer:
             self._wait_drained()
+
+    def _send_lone(self, data: bytes) -> bytes:
+        """Write a message with nothing queued before it, at once: what the socket did not
+        take, which then goes through the queue; empty once it is all written (or the peer
+        is gone).
+
+        A one-at-a-time exchange sends every message this way: one ``send`` on the real
+        socket, which never waits, with none of the queue's bookkeeping (~0.6 µs a message).
+        """
+        try:
+            sent = self._sock._sock.send(data, MSG_DONTWAIT)
+        except BlockingIOError:
+            return data
+        except OSError as exc:
+            log.debug("%s: write failed: %s", self.peer, exc)
+            self._abort()
+            return b""
+        self.bytes_sent += sent
+        return data[sent:] if sent < len(data) else b""
 
     def _send_queued(self, message: Message) -> None:
         """The slow path: closed, or hixie-76 frames held until the key arrives."""
