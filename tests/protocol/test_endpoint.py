@@ -54,6 +54,21 @@ class TestHybiMessages:
         assert endpoint.data_to_send() == encode_frame(Opcode.PONG, b"p")
 
 
+def test_output_pending_tells_whether_the_transport_has_anything_to_do() -> None:
+    """Messages leave nothing to write; a ping leaves its pong until it is taken; the peer's
+    close leaves our answer, then the socket to close."""
+    endpoint = server()
+    feed(endpoint, client_frame(Opcode.TEXT, b"hi"))
+    assert not endpoint.output_pending and endpoint.data_to_send() == b""
+    feed(endpoint, client_frame(Opcode.PING, b"p"))
+    assert endpoint.output_pending
+    assert endpoint.data_to_send() == encode_frame(Opcode.PONG, b"p")
+    assert not endpoint.output_pending
+    feed(endpoint, client_frame(Opcode.CLOSE, b"\x03\xe8"))
+    assert endpoint.output_pending and endpoint.data_to_send()
+    assert endpoint.output_pending and endpoint.transport_should_close
+
+
 class TestClosingHandshake:
     def test_peer_initiated(self) -> None:
         """The peer's close is echoed with its code; then the server closes TCP (§7.1.1)."""

@@ -127,7 +127,8 @@ class ConnectionBase:
             elif kind is Closed:
                 self._on_closed(event)  # type: ignore[arg-type]
         self.messages_received += len(messages) - before
-        self._flush_endpoint(write_now)
+        if self._endpoint.output_pending:
+            self._flush_endpoint(write_now)
 
     def _on_closed(self, event: Closed) -> None:
         self._closed = True

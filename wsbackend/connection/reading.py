@@ -150,7 +150,9 @@ class Reading(ConnectionBase):
         """Up to ``size`` bytes from a plain socket, through the shared buffer, waiting for
         input if there is none. It reads the real socket under gevent's, whose ``recv_into``
         does the same in one more Python frame on every read."""
-        buffer = _shared_buffer(size)
+        buffer = _read_buffer
+        if len(buffer) < size:
+            buffer = _shared_buffer(size)
         sock = self._sock._sock
         while True:
             try:

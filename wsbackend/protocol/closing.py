@@ -103,6 +103,13 @@ class EndpointBase:
         return data
 
     @property
+    def output_pending(self) -> bool:
+        """True while :meth:`data_to_send` has bytes or :attr:`transport_should_close` holds:
+        what a transport checks after each read, since most reads (messages only) produce
+        neither, and asking both cost a message three calls (~2 k instructions)."""
+        return bool(self._outgoing or self._pongs or self._eof_to_send)
+
+    @property
     def transport_should_close(self) -> bool:
         """True once the transport should close the socket after writing what is pending."""
         return self._eof_to_send
