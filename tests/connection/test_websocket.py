@@ -309,9 +309,20 @@ def test_a_read_that_fills_read_size_then_finds_nothing_waits_for_input() -> Non
     websocket.release()
 
 
-def test_messages_the_socket_takes_in_part_arrive_whole_and_in_order() -> None:
+def test_messages_the_socket_takes_in_part_arrive_whole_and_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A message sent with nothing queued is offered to the socket at once; what a small
     kernel buffer does not take is written after it, before the next message."""
+    left: list[int] = []
+    send_lone = WebSocket._send_lone
+
+    def recording(self: WebSocket, data: bytes) -> bytes:
+        rest = send_lone(self, data)
+        left.append(len(rest))
+        return rest
+
+    monkeypatch.setattr(WebSocket, "_send_lone", recording)
     websocket, peer = pair()
     websocket._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -329,6 +340,7 @@ def test_messages_the_socket_takes_in_part_arrive_whole_and_in_order() -> None:
     reader.get(timeout=10)
     assert received == [TextMessage(text) for text in texts]
     assert websocket.bytes_sent == sum(len(text) + 4 for text in texts)
+    assert any(0 < rest < 60_004 for rest in left)  # some message was taken in part
     peer.sock.close()
     websocket.release()
 

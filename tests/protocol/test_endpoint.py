@@ -67,6 +67,10 @@ def test_output_pending_tells_whether_the_transport_has_anything_to_do() -> None
     feed(endpoint, client_frame(Opcode.CLOSE, b"\x03\xe8"))
     assert endpoint.output_pending and endpoint.data_to_send()
     assert endpoint.output_pending and endpoint.transport_should_close
+    failed = server()
+    feed(failed, encode_frame(Opcode.TEXT, b"unmasked"))
+    assert failed.output_pending
+    assert failed.data_to_send()[2:4] == (1002).to_bytes(2, "big")  # a close frame's code
 
 
 class TestClosingHandshake:
@@ -350,6 +354,14 @@ class TestHixie76BeforeTheKey:
         assert endpoint.data_to_send() == b""
         assert feed(endpoint, b"^n:ds[4U" + b"\x00hi\xff") == [TextMessage("hi")]
         assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-" + b"\x00members\xff"
+
+    def test_the_answer_is_output_pending(self) -> None:
+        """The key's answer comes with no event: output_pending is what tells the transport."""
+        endpoint = self.endpoint()
+        assert feed(endpoint, b"^n:ds[4U") == []
+        assert endpoint.output_pending
+        assert endpoint.data_to_send() == b"8jKS'y:G*Co,Wxa-"
+        assert not endpoint.output_pending
 
 
 def test_messages_compare_by_type_and_data() -> None:

@@ -16,6 +16,7 @@ from wsbackend.protocol.hybi import (
     encode_frame,
     frame_unmasked,
 )
+from wsbackend.protocol.masking import apply_mask
 
 from .helpers import MASK
 
@@ -157,11 +158,16 @@ class TestLoneMessage:
         assert parser.lone_message(data) is None
 
     def test_not_while_a_frame_is_pending(self) -> None:
-        """Bytes that complete a pending frame are not a frame of their own."""
+        """Bytes that complete a pending frame are not a frame of their own, even when they
+        would make one: here the rest of a 20-byte binary frame is a whole text frame."""
         parser = FrameParser(require_mask=True, allow_rsv1=False, max_frame_size=1 << 20)
-        frame = encode_frame(Opcode.BINARY, HELLO_MASKED * 10, mask=MASK)
-        parser.feed(frame[:2], [])
-        assert parser.lone_message(frame[2:]) is None
+        rest = encode_frame(Opcode.TEXT, b"x" * 18, mask=MASK)  # 24 bytes: mask + 20
+        assert FrameParser(True, False, 1 << 20).lone_message(rest) is not None
+        frames: list[Frame] = []
+        parser.feed(bytes((0x82, 0x80 | 20)), frames)
+        assert parser.lone_message(rest) is None
+        parser.feed(rest, frames)
+        assert frames == [Frame(Opcode.BINARY, apply_mask(rest[4:], rest[:4]))]
 
     @given(
         st.integers(0, 15),
