@@ -20,6 +20,11 @@ __all__ = ["MessageAssembler"]
 _CONTINUATION, _TEXT = Opcode.CONTINUATION, Opcode.TEXT
 
 
+def _inside_fragmented(opcode: Opcode) -> InvalidFrame:
+    """RFC 6455 §5.4: a new message may not start before a fragmented one has finished."""
+    return InvalidFrame(f"{opcode.name} frame inside a fragmented message")
+
+
 class MessageAssembler:
     """Joins fragments into :class:`TextMessage` / :class:`BinaryMessage` events.
 
@@ -54,7 +59,7 @@ class MessageAssembler:
             return self._continue(frame.payload, frame.fin)
         if not frame.fin:
             if self._opcode is not None:
-                raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
+                raise _inside_fragmented(opcode)
             self._start(opcode, frame.rsv1)
             return self._continue(frame.payload, False)
         return self.whole(opcode, frame.payload, frame.rsv1)
@@ -71,7 +76,7 @@ class MessageAssembler:
             PayloadTooBig: As :meth:`process`.
         """
         if self._opcode is not None:
-            raise InvalidFrame(f"{opcode.name} frame inside a fragmented message")
+            raise _inside_fragmented(opcode)
         if compressed:
             assert self._deflate is not None
             payload = self._deflate.decompress(payload, self._max_message_size, True)
