@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.hardening_site import HANDSHAKE_TIMEOUT
-from tests.e2e.rawclient import HIXIE76_KEY3, RawClient, hixie76_head
+from tests.e2e.rawclient import HIXIE76_KEY3, RawClient, echo_works, hixie76_head
 from tests.servers import TIME_UNIT, free_port, running, wsbackend_serve
 
 SITE = "hardening_site:application"
@@ -142,6 +142,33 @@ def test_ping_flood_from_a_peer_that_never_reads_stays_bounded(served: tuple[int
     assert grown_mib < 1 + (sent >> 20) / 2, f"grew {grown_mib:.1f} MiB on {sent >> 20} MiB"
     assert _round_trip(port) < 10 * TIME_UNIT
     flooder.close()
+
+
+def test_an_echo_peer_that_never_reads_is_dropped_after_send_timeout(tmp_path: Path) -> None:
+    """Replies to a peer that sends and never reads go to its socket at once while it takes
+    them, then wait in the queue: once it has taken nothing for ``send_timeout`` it is
+    dropped, with a log line, and other clients are served meanwhile and after."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    argv = wsbackend_serve(port, "--send-timeout", "1", "apps.site:application")
+    with running(argv, port, log):
+        stuck = RawClient(port, timeout=10 * TIME_UNIT)
+        stuck.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        assert stuck.hybi_handshake(13).status == 101
+        # A 60,000-byte binary frame under a zero mask key: the payload goes as is.
+        frame = struct.pack("!BBH", 0x82, 0x80 | 126, 60_000) + bytes(4) + b"x" * 60_000
+        stuck.sock.settimeout(0.5 * TIME_UNIT)
+        with contextlib.suppress(OSError):  # a timeout once both ends' buffers are full
+            for _ in range(2_000):  # 120 MB at most: far past every buffer on the way
+                stuck.sock.sendall(frame)
+        assert echo_works(port)  # served while the stuck peer's replies wait
+        deadline = time.monotonic() + 10 * TIME_UNIT
+        while b"took no data for 1.0 s; dropping it" not in log.read_bytes():
+            assert time.monotonic() < deadline, log.read_text(errors="replace")[-2000:]
+            time.sleep(0.1)
+        assert stuck.at_eof(timeout=5 * TIME_UNIT)
+        assert echo_works(port)
+        stuck.close()
 
 
 def test_worker_survives_every_attack_here(served: tuple[int, int]) -> None:
