@@ -24,6 +24,7 @@ PACKAGES = {
     "websockets": ("websockets",),
     "picows": ("picows",),
     "raw gevent ceiling": (),
+    "wsbackend HTTP floor": (),
 }
 CLIENT_LIMIT = 0.9
 SERVER_CPU = "per_server_cpu_s"
