@@ -28,7 +28,7 @@ PACKAGES = {
 }
 CLIENT_LIMIT = 0.9
 SERVER_CPU = "per_server_cpu_s"
-"""The figure of a row that divides by the server's CPU time, where the client cannot limit."""
+"""The figure of a row that divides by the server's CPU time, which a slow client does not cap."""
 
 
 def version(package: str) -> str:
@@ -107,7 +107,8 @@ class Results:
             f"round(s), RSS is steady); connection counts x{args.scale:g}. In brackets: the "
             "ratio to gevent-websocket. ≈ marks figures within 10% of the best in their row: "
             "there the load client may be the limit. Rows per server CPU second divide by the "
-            "serving process's own CPU time, which the client cannot limit.",
+            "serving process's own CPU time: a client that cannot keep up does not cap them, "
+            "but can lower them (a server that waits on it gets fewer messages per read).",
             "",
             "| scenario | unit | " + " | ".join(shown) + " |",
             "|---|---|" + "---:|" * len(shown),
