@@ -3,13 +3,17 @@ fragments, ping floods, slow hixie frames."""
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
+import zlib
 
 import pytest
 
 from wsbackend.protocol import (
     BinaryMessage,
     Endpoint,
+    Limits,
     PayloadTooBig,
     Ping,
     Pong,
@@ -17,6 +21,7 @@ from wsbackend.protocol import (
     Side,
     TextMessage,
 )
+from wsbackend.protocol.deflate import DeflateParameters, PerMessageDeflate
 from wsbackend.protocol.endpoint import MAX_PONGS_PER_READ
 from wsbackend.protocol.hixie import HixieFrameParser
 from wsbackend.protocol.hybi import Frame, Opcode
@@ -102,3 +107,36 @@ def test_a_slow_hixie_frame_resumes_its_scan_where_the_last_read_stopped() -> No
     assert out == ["x" * 100_000]
     parser.feed(b"\x00y\xff", out)
     assert out[-1] == "y"
+
+
+@pytest.mark.parametrize("deflate", [False, True])
+def test_a_refused_message_is_freed_with_its_endpoint_without_the_collector(
+    deflate: bool,
+) -> None:
+    """A message refused with 1009 (here a deflate bomb, or fragments past the limit) must go
+    when the connection does, not at the next collection: the kept error's traceback would
+    otherwise hold the endpoint and what it buffered in a cycle."""
+    limit = 1 << 20
+    limits = Limits(max_message_size=limit)
+    if deflate:
+        codec = PerMessageDeflate(DeflateParameters())
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=limits, deflate=codec)
+        squeezer = zlib.compressobj(wbits=-15)
+        bomb = squeezer.compress(b"\x00" * (4 * limit)) + squeezer.flush(zlib.Z_SYNC_FLUSH)
+        data = client_frame(Opcode.BINARY, bomb[:-4], rsv1=True)
+    else:
+        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=limits)
+        half = b"x" * (limit // 2 + 1)
+        data = client_frame(Opcode.BINARY, half, fin=False) + client_frame(
+            Opcode.CONTINUATION, half
+        )
+    gc.collect()
+    gc.disable()
+    try:
+        events = feed(endpoint, data)
+        assert events[-1].code == 1009  # type: ignore[union-attr]
+        gone = weakref.ref(endpoint)
+        del endpoint
+        assert gone() is None, "the refused endpoint is kept alive by a reference cycle"
+    finally:
+        gc.enable()

@@ -143,7 +143,13 @@ class EndpointBase:
             self._outgoing.append(data)
 
     def _fail_after_messages(self, error: ProtocolError) -> None:
-        """Fail now, or once the messages already decoded have been collected."""
+        """Fail now, or once the messages already decoded have been collected.
+
+        The error is kept without its traceback: its frames hold this endpoint and what the
+        failed read had buffered (up to a whole message, a deflate bomb's inflated output), a
+        cycle only the garbage collector would break, long after the connection ended.
+        """
+        error = error.with_traceback(None)
         if self._messages_waiting():
             self._pending = error
             self.input_pending = True
