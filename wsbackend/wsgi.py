@@ -295,7 +295,7 @@ class WebSocketMiddleware:
             handshake_refused(exc.http_status)
             if host_upgraded:
                 return []
-            return respond(start_response, exc.status_line, str(exc), exc.headers)
+            return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
         transport = find_transport(environ)
         if transport is None:
             log.error(
@@ -303,7 +303,7 @@ class WebSocketMiddleware:
                 peer,
                 environ.get("SERVER_SOFTWARE", "unknown server"),
             )
-            return respond(start_response, "501 Not Implemented", NO_SOCKET_HANDOVER)
+            return respond(start_response, "501 Not Implemented", NO_SOCKET_HANDOVER, (CLOSE,))
         websocket = self._open(
             transport.socket, transport.initial_data, transport.handshake_sent, accepted, peer
         )

@@ -38,12 +38,22 @@ from tests.servers import free_port, running, wsbackend_serve
 def test_bad_handshake_is_refused(
     server: int, lines: list[str], status: int, header: tuple[str, str] | None
 ) -> None:
+    # What follows the head (hixie-76's key bytes, or a pipelined request) must not be read as
+    # a request of its own: a refusal ends the connection.
+    follows = b"12345678" if "hixie76" in str(lines) else b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
     client = RawClient(server)
-    client.request(lines, b"12345678" if "hixie76" in str(lines) else b"")
+    client.request(lines, follows)
     response = client.read_response()
     assert response.status == status, response
     if header is not None:
         assert response.headers[header[0]] == header[1]
+    assert response.headers.get("connection") == "close", response
+    rest = client.buffer
+    client.sock.settimeout(5)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := client.sock.recv(65536):
+            rest += chunk
+    assert rest == b"", rest
     client.close()
     assert echo_works(server)
 
