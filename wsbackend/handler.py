@@ -7,7 +7,9 @@ The request head is read here rather than by gevent, so that it is bounded befor
 at most ``limits.max_request_head_size`` bytes and ``limits.max_request_headers`` fields (431
 past either), within one deadline of ``handshake_timeout`` seconds for the whole head however
 slowly it trickles in (slow-loris protection), and parsed strictly (RFC 9112: no whitespace
-before a colon, no obs-fold, no control characters; 400 otherwise). A refusal is one log line.
+before a colon, no obs-fold, no control characters; 400 otherwise), and framed unambiguously
+(one Host, one Content-Length, ``chunked`` last: see
+:func:`~wsbackend.protocol.request.check_message_framing`). A refusal is one log line.
 
 A plain WSGI application that is not a :class:`~wsbackend.wsgi.WebSocketMiddleware` is wrapped
 in one, so code written for gevent-websocket's ``environ["wsgi.websocket"]`` runs unchanged, for
@@ -31,6 +33,7 @@ from .hosts import HANDLER_KEY, take_buffered
 from .protocol import HandshakeError, HandshakeRequest, Limits
 from .protocol.headers import CONTENT_LENGTH, TRANSFER_ENCODING
 from .protocol.limits import DEFAULT_LIMITS
+from .protocol.request import check_message_framing
 from .requestenviron import ReadFields, add_request_keys, environ_key
 from .requesthead import RequestHead, read_request_head, whole_head_end
 from .sessions import handshake_refused
@@ -113,6 +116,8 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
             return None
         try:
             read = self._read_head_present() or self._read_head_within_deadline()
+            if read is not None:
+                check_message_framing(read.request)
         except HandshakeError as exc:
             log.info("%s: refused the request head: %s: %s", self._peer(), exc.status_line, exc)
             self._refused = True

@@ -4,6 +4,7 @@ Each refusal leaves the server serving the next client."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -73,6 +74,60 @@ def test_malformed_upgrades_get_400(server: int, lines: list[str], body: bytes) 
     """websockets 17.4 refuses each of these; none may reach 101 or the site's page."""
     assert status_of(server, lines, body) == 400
     assert echo_works(server)
+
+
+POST = ["POST / HTTP/1.1", "Host: 127.0.0.1"]
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("lines", "body", "status"),
+    [
+        ([*POST, "Content-Length: 1", "Content-Length: 2"], b"ab", 400),
+        ([*POST, "Content-Length: 1, 2"], b"ab", 400),
+        ([*POST, "Content-Length: +2"], b"ab", 400),
+        ([*POST, "Transfer-Encoding: chunked", "Content-Length: 5"], b"0\r\n\r\n", 400),
+        ([*POST, "Transfer-Encoding: identity, chunked"], b"0\r\n\r\n", 501),
+        ([*POST, "Transfer-Encoding: chunked, identity"], b"0\r\n\r\n", 400),
+        (["POST / HTTP/1.0", "Host: 127.0.0.1", "Transfer-Encoding: chunked"], b"0\r\n\r\n",
+         400),
+        (["GET / HTTP/1.1"], b"", 400),
+        (["GET / HTTP/1.1", "Host: a", "Host: b"], b"", 400),
+    ],
+    ids=["two-lengths", "length-list", "signed-length", "chunked-and-length", "identity-chunked",
+         "chunked-not-last", "chunked-in-1.0", "no-host", "two-hosts"],
+)  # fmt: skip
+def test_requests_of_uncertain_length_are_refused_and_the_connection_closed(
+    server: int, lines: list[str], body: bytes, status: int
+) -> None:
+    """RFC 9112 §3.2, §6.1, §6.3: a page request whose end a proxy could read differently
+    (request smuggling) is refused, and nothing after it is read as a request."""
+    client = RawClient(server)
+    client.request(lines, body + SMUGGLED)
+    response = client.read_response()
+    assert response.status == status, response
+    assert response.headers.get("connection") == "close", response
+    rest = client.buffer
+    client.sock.settimeout(5)
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := client.sock.recv(65536):
+            rest += chunk
+    assert rest == b"", rest
+    client.close()
+    assert echo_works(server)
+
+
+@pytest.mark.parametrize(
+    ("lines", "body"),
+    [
+        ([*POST, "Content-Length: 2", "Content-Length: 2"], b"ab"),
+        ([*POST, "Transfer-Encoding: Chunked"], b"2\r\nab\r\n0\r\n\r\n"),
+        (["GET / HTTP/1.0"], b""),
+    ],
+    ids=["same-length-twice", "chunked", "1.0-without-host"],
+)  # fmt: skip
+def test_requests_of_certain_length_are_served(server: int, lines: list[str], body: bytes) -> None:
+    assert status_of(server, lines, body) == 200
 
 
 def test_upgrade_is_a_token_not_a_substring(server: int) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from wsbackend.protocol import BadRequest, Limits, RequestHeaderTooLarge, parse_request_head
+from wsbackend.protocol.errors import NotImplementedCoding
 from wsbackend.protocol.headers import Headers, check_fields
-from wsbackend.protocol.request import check_head_limits, find_head_end
+from wsbackend.protocol.request import check_head_limits, check_message_framing, find_head_end
 
 
 def test_parse() -> None:
@@ -103,3 +104,53 @@ def test_fields_from_a_host_are_checked_after_lookups_too() -> None:
         check_fields(headers)
     with pytest.raises(BadRequest):
         check_fields(headers)
+
+
+def _framing(*fields: str, version: str = "HTTP/1.1") -> None:
+    lines = [f"POST / {version}", *fields]
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    check_message_framing(parse_request_head(head))
+
+
+@pytest.mark.parametrize(
+    ("fields", "version"),
+    [
+        (("Host: x",), "HTTP/1.1"),
+        ((), "HTTP/1.0"),
+        (("Host: x", "Content-Length: 0"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: 12", "content-length: 12"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: 12, 12"), "HTTP/1.1"),
+        (("Host: x", "Transfer-Encoding: Chunked"), "HTTP/1.1"),
+    ],
+)
+def test_framing_that_is_certain(fields: tuple[str, ...], version: str) -> None:
+    _framing(*fields, version=version)
+
+
+@pytest.mark.parametrize(
+    ("fields", "version"),
+    [
+        ((), "HTTP/1.1"),
+        (("Host: x", "Host: x"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: 1", "Content-Length: 2"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: 1,2"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: +1"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: -1"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: 0x1"), "HTTP/1.1"),
+        (("Host: x", "Content-Length: \xb2"), "HTTP/1.1"),  # superscript two: isdigit()
+        (("Host: x", "Content-Length:"), "HTTP/1.1"),
+        (("Host: x", "Transfer-Encoding: chunked", "Content-Length: 3"), "HTTP/1.1"),
+        (("Host: x", "Transfer-Encoding: chunked, gzip"), "HTTP/1.1"),
+        (("Host: x", "Transfer-Encoding: identity"), "HTTP/1.1"),
+        (("Transfer-Encoding: chunked",), "HTTP/1.0"),
+    ],
+)
+def test_framing_that_is_uncertain_is_a_bad_request(fields: tuple[str, ...], version: str) -> None:
+    with pytest.raises(BadRequest):
+        _framing(*fields, version=version)
+
+
+def test_a_coding_before_chunked_is_not_implemented() -> None:
+    with pytest.raises(NotImplementedCoding) as raised:
+        _framing("Host: x", "Transfer-Encoding: gzip", "Transfer-Encoding: chunked")
+    assert raised.value.status_line == "501 Not Implemented"

@@ -34,6 +34,7 @@ __all__ = [
     "InvalidPayload",
     "InvalidState",
     "MethodNotAllowed",
+    "NotImplementedCoding",
     "PayloadTooBig",
     "ProtocolError",
     "RequestHeaderTooLarge",
@@ -88,6 +89,13 @@ class UpgradeRequired(HandshakeError):
 
     http_status = 426
     reason_phrase = "Upgrade Required"
+
+
+class NotImplementedCoding(HandshakeError):
+    """A request body in a transfer coding this server does not decode (RFC 9112 §6.1)."""
+
+    http_status = 501
+    reason_phrase = "Not Implemented"
 
 
 class RequestHeaderTooLarge(HandshakeError):

@@ -9,11 +9,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import BadRequest, RequestHeaderTooLarge
-from .headers import Headers, check_fields, checked_fields
+from .errors import BadRequest, NotImplementedCoding, RequestHeaderTooLarge
+from .headers import CONTENT_LENGTH, HOST, TRANSFER_ENCODING, Headers, check_fields, checked_fields
 from .limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["HandshakeRequest", "check_head_limits", "find_head_end", "parse_request_head"]
+__all__ = [
+    "HandshakeRequest",
+    "check_head_limits",
+    "check_message_framing",
+    "find_head_end",
+    "parse_request_head",
+]
 
 _REQUEST_LINE_RE = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) (HTTP/\d\.\d)"
@@ -119,3 +125,37 @@ def check_head_limits(request: HandshakeRequest, limits: Limits = DEFAULT_LIMITS
     size += sum(len(name) + len(value) + 4 for name, value in fields) + 2
     if size > limits.max_request_head_size:
         raise RequestHeaderTooLarge(f"request head over {limits.max_request_head_size} bytes")
+
+
+def check_message_framing(request: HandshakeRequest) -> None:
+    """Refuse a request whose end cannot be told for certain (RFC 9112 §3.2, §6): what a
+    server and a proxy in front of it could read differently, so that the rest of one request
+    passes for another (request smuggling). An HTTP/1.1 request names one Host. A
+    Content-Length is digits, the same in every field that gives it. A Transfer-Encoding
+    comes without a Content-Length, in HTTP/1.1, and ends in ``chunked``, the one coding
+    gevent decodes (501 for others before it).
+
+    Raises:
+        BadRequest: 400 for any of those.
+        NotImplementedCoding: 501 for a transfer coding before ``chunked``.
+    """
+    headers = request.headers
+    if request.http_version == "HTTP/1.1" and len(headers.get_all(HOST)) != 1:
+        raise BadRequest("an HTTP/1.1 request needs exactly one Host header")
+    lengths = headers.get_all(CONTENT_LENGTH)
+    codings = headers.get_all(TRANSFER_ENCODING)
+    if lengths:
+        values = {value.strip(" \t") for field in lengths for value in field.split(",")}
+        if len(values) != 1 or not all(value.isascii() and value.isdigit() for value in values):
+            raise BadRequest(f"invalid Content-Length {', '.join(lengths)[:40]!r}")
+    if not codings:
+        return
+    if lengths:
+        raise BadRequest("both Transfer-Encoding and Content-Length")
+    if request.http_version != "HTTP/1.1":
+        raise BadRequest(f"Transfer-Encoding in an {request.http_version} request")
+    names = [name.strip(" \t").lower() for field in codings for name in field.split(",")]
+    if names[-1] != "chunked":
+        raise BadRequest(f"Transfer-Encoding {', '.join(codings)[:40]!r} does not end in chunked")
+    if len(names) > 1:
+        raise NotImplementedCoding(f"Transfer-Encoding {', '.join(codings)[:40]!r}")
