@@ -7,6 +7,7 @@ hixie-75, hixie-76 and hybi-07 are written here from the drafts, independently o
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import socket
@@ -107,6 +108,16 @@ class RawClient:
         except ConnectionResetError:
             return True
         return True
+
+    def read_to_eof(self, timeout: float = 5.0) -> bytes:
+        """Everything left, up to the server's close (a reset counts as one); what was read
+        past the last response included."""
+        rest, self.buffer = self.buffer, b""
+        self.sock.settimeout(timeout)
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := self.sock.recv(65536):
+                rest += chunk
+        return rest
 
     def read_response(self) -> Response:
         head = self.read_until(b"\r\n\r\n").decode("latin-1")
