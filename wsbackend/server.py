@@ -188,7 +188,9 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for name, value in settings.items():
-                self.cfg.set(name, value)
+                # Before gunicorn 26.1 there is no control socket, nor its setting.
+                if name != "control_socket_disable" or name in self.cfg.settings:
+                    self.cfg.set(name, value)
 
         def run(self) -> None:
             GracefulArbiter(self).run()
@@ -196,8 +198,11 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
         def load(self) -> Any:
             return load_application(application)
 
+    arbiter_pid = os.getpid()
     try:
         Embedded().run()
     finally:
-        if metrics_dir is not None:
+        # Workers are forks of this process, and a worker that exits (a reload, a restart)
+        # unwinds through here too: only the arbiter may remove what they all share.
+        if metrics_dir is not None and os.getpid() == arbiter_pid:
             shutil.rmtree(metrics_dir, ignore_errors=True)

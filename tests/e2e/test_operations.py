@@ -18,7 +18,15 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from tests.servers import OUR_WORKER, TIME_UNIT, free_port, gunicorn, running, scrape
+from tests.servers import (
+    OUR_WORKER,
+    TIME_UNIT,
+    free_port,
+    gunicorn,
+    running,
+    scrape,
+    wsbackend_serve,
+)
 
 TIMESTAMP = r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[(\d+)\] \[INFO\]"
 SESSION = re.compile(
@@ -210,3 +218,27 @@ def _wait_for(condition: Callable[[], bool]) -> None:
 
 def _delta(before: dict[str, float], after: dict[str, float], name: str) -> float:
     return after.get(name, 0.0) - before.get(name, 0.0)
+
+
+def test_serve_with_workers_keeps_its_metrics_through_reloads(tmp_path: Path) -> None:
+    """``wsbackend serve --workers 2 --metrics-path`` makes the folder every worker writes its
+    metrics to. A worker that exits (here at a HUP reload) must not take that folder with it:
+    the replacements would then fail every scrape and every handshake."""
+    port = free_port()
+    argv = wsbackend_serve(
+        port, "--workers", "2", "--metrics-path", "/metrics", "e2e_site:application"
+    )
+    messages = 'wsbackend_messages_total{direction="received"}'
+    with running(argv, port, tmp_path / "serve.log") as master:
+        _wait_for(lambda: len(_workers(master.pid)) == 2)
+        before = _workers(master.pid)
+        scrape(port)  # raises on any status but 200
+        master.send_signal(signal.SIGHUP)
+        _wait_for(lambda: len(_workers(master.pid) - before) == 2)
+        for _ in range(4):
+            with connect(f"ws://127.0.0.1:{port}/ws") as client:
+                client.send("still here")
+                assert client.recv(timeout=5 * TIME_UNIT) == "still here"
+        _wait_for(lambda: scrape(port).get(messages, 0) >= 4)
+        assert scrape(port)[messages] >= 4
+        assert master.poll() is None
