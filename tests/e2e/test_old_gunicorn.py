@@ -15,7 +15,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.e2e.rawclient import HIXIE76_ANSWER, RawClient
-from tests.servers import ROOT, TIME_UNIT, free_port, running
+from tests.servers import ROOT, TIME_UNIT, free_port, running, wsbackend_serve
 
 OLDEST = re.search(r'"gunicorn\[gevent\]>=([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
 assert OLDEST is not None
@@ -72,3 +72,20 @@ def test_rfc6455_under_the_oldest_gunicorn(old_gunicorn: int) -> None:
     with connect(f"ws://127.0.0.1:{old_gunicorn}/ws", subprotocols=["echo"]) as ws:  # type: ignore[list-item]
         ws.send("hello")
         assert ws.recv(timeout=10 * TIME_UNIT) == "hello"
+
+
+def test_serve_with_workers_under_the_oldest_gunicorn(
+    old_gunicorn_path: str, tmp_path: Path
+) -> None:
+    """``wsbackend serve --workers 2`` runs gunicorn's arbiter: one without a control socket
+    (before 26.1) has no setting to turn it off, and must not be asked to."""
+    port = free_port()
+    argv = wsbackend_serve(port, "--workers", "2", "e2e_site:application")
+    env = {"PYTHONPATH": old_gunicorn_path}
+    with (
+        running(argv, port, tmp_path / "serve.log", env=env),
+        connect(f"ws://127.0.0.1:{port}/ws", subprotocols=["echo"]) as ws,  # type: ignore[list-item]
+    ):
+        ws.send("hello")
+        assert ws.recv(timeout=10 * TIME_UNIT) == "hello"
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
