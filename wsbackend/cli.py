@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
             type=_flag_type(option.parse),
             metavar=option.metavar,
             default=argparse.SUPPRESS,
-            help=f"{option.help} (default: {'none' if shown in (None, '') else shown})",
+            help=f"{option.help} (default: {option.unset if shown in (None, '') else shown})",
         )
     return parser
 

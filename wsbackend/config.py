@@ -174,6 +174,7 @@ class Option:
         name: The flag and variable name when it is not the field's (``"redis"`` gives
             ``--redis`` and ``WSBACKEND_REDIS``).
         aliases: Shorter flags that mean the same (the variable has one name only).
+        unset: What ``--help`` gives as the default when the field's is None.
     """
 
     field: str
@@ -183,6 +184,7 @@ class Option:
     metavar: str = "N"
     name: str | None = None
     aliases: tuple[str, ...] = ()
+    unset: str = "none"
 
     @property
     def flag(self) -> str:
@@ -287,7 +289,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("certfile", path, "TLS certificate chain (PEM) for wss://", metavar="FILE"),
     Option("keyfile", path, "TLS private key (PEM) of --certfile", metavar="FILE"),
     Option("graceful_timeout", seconds, "seconds open connections get on SIGTERM", metavar="S"),
-    Option("max_connections", positive_int, "WebSockets per worker, 503 past it"),
+    Option(
+        "max_connections",
+        positive_int,
+        "WebSockets per worker, 503 past it",
+        unset="as many as the file limit allows",
+    ),
     Option("log_level", log_level, "/".join(LOG_LEVELS), metavar="LEVEL"),
     Option(
         "trusted_proxies",
