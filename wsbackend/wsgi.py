@@ -100,9 +100,13 @@ def _request(environ: Mapping[str, Any], host: str | None) -> HandshakeRequest:
     return request_from_environ(environ, host)
 
 
-def peer_name(environ: Mapping[str, Any]) -> str:
-    """``"address:port"`` of the peer, for log lines."""
-    return f"{environ.get('REMOTE_ADDR', '-')}:{environ.get('REMOTE_PORT', '-')}"
+def peer_name(environ: Mapping[str, Any], client: str | None = None) -> str:
+    """``"address:port"`` of the peer, for log lines; behind a trusted proxy, the ``client``
+    it reports first (``"203.0.113.5 via 127.0.0.1:41234"``)."""
+    peer = f"{environ.get('REMOTE_ADDR', '-')}:{environ.get('REMOTE_PORT', '-')}"
+    if client is None or client == environ.get("REMOTE_ADDR"):
+        return peer
+    return f"{client} via {peer}"
 
 
 def respond(
@@ -226,7 +230,7 @@ class WebSocketMiddleware:
         request = _request(environ, view.host)
         if not is_upgrade_request(request):
             return None
-        peer = peer_name(environ)
+        peer = peer_name(environ, view.remote_addr)
         try:
             accepted = self._accept(environ, request, view)
         except HandshakeError as exc:
@@ -284,7 +288,7 @@ class WebSocketMiddleware:
         request = _request(environ, view.host)
         if not is_upgrade_request(request):
             return None
-        peer = peer_name(environ)
+        peer = peer_name(environ, view.remote_addr)
         host_upgraded = environ.get("wsgi.websocket") is not None
         if host_upgraded and self.registry is None and self.site_app is not None:
             return self.site_app(environ, start_response)

@@ -4,6 +4,7 @@ and the server keeps serving the next client."""
 from __future__ import annotations
 
 import contextlib
+import re
 import struct
 import time
 from pathlib import Path
@@ -160,6 +161,12 @@ def test_refusals_and_failures_are_logged(tmp_path: Path) -> None:
         client.request(["GET /chat HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 5"])
         assert client.read_response().status == 426
         assert close_code_after(port, [(0x1, b"\xff", True, True, 0)]) == 1007
+        # Through a proxy (loopback is trusted by default): the client it names comes first.
+        client = RawClient(port)
+        forwarded = "X-Forwarded-For: 203.0.113.9"
+        client.request(["GET /fwd HTTP/1.1", *UPGRADE, KEY, "Sec-WebSocket-Version: 5", forwarded])
+        assert client.read_response().status == 426
     text = log.read_text()
     assert "refused /chat: 426 Upgrade Required: unsupported Sec-WebSocket-Version '5'" in text
     assert "failing the connection with 1007: invalid UTF-8 in text message at byte 0" in text
+    assert re.search(r"203\.0\.113\.9 via 127\.0\.0\.1:\d+: refused /fwd: 426", text), text
