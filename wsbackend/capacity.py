@@ -10,7 +10,8 @@ Three bounds, set consistently at start:
   elsewhere or later, instead of waiting unseen in the accept queue;
 - the accept loop: when the process runs out of descriptors anyway (EMFILE), it stops accepting
   for a moment, logs one line (at most one a minute), and carries on serving the connections it
-  has.
+  has; when every slot of its pool is taken (the limit and room for plain requests and 503s),
+  new connections wait in the listen queue, with one line a minute at most.
 """
 
 from __future__ import annotations
@@ -95,10 +96,45 @@ def accept_pool_size(limit: int, file_limit: int) -> int:
 
 class AcceptBackoff:
     """A gevent server mixin: at EMFILE/ENFILE, pause accepting, with one log line a minute at
-    most instead of a traceback per failed accept."""
+    most instead of a traceback per failed accept; and one line a minute at most while every
+    connection slot of its pool is taken (gevent then leaves new connections in the listen
+    queue, unanswered, which would otherwise go unseen: many slow or idle request heads, a
+    slow-loris attack, look just like that)."""
 
     _logged_at: float | None = None
     _pauses = 0
+    _full_logged_at: float | None = None
+
+    def set_spawn(self, spawn: Any) -> None:
+        super().set_spawn(spawn)  # type: ignore[misc]
+        pool = getattr(self, "pool", None)
+        if pool is None:
+            return
+        # gevent makes the pool's ``full`` the server's own, an instance attribute.
+        pool_full = pool.full
+
+        def full() -> bool:
+            if not pool_full():
+                return False
+            self._note_full(pool.size)
+            return True
+
+        self.full = full
+
+    def _note_full(self, slots: int) -> None:
+        now = monotonic()
+        if self._full_logged_at is not None and now - self._full_logged_at < EMFILE_LOG_INTERVAL:
+            return
+        self._full_logged_at = now
+        from .connection import LIVE
+
+        log.warning(
+            "all %d connection slots taken (%d WebSockets; the rest are HTTP requests and "
+            "request heads still arriving, each for at most handshake_timeout): new "
+            "connections wait in the listen queue",
+            slots,
+            len(LIVE),
+        )
 
     def do_read(self) -> Any:
         try:

@@ -86,3 +86,22 @@ def test_out_of_descriptors_pauses_accepting_with_one_line_and_recovers(tmp_path
     assert log.count("out of file descriptors") == 1
     assert "Traceback" not in log
     assert "Too many open files" not in log
+
+
+def test_every_slot_taken_by_idle_sockets_is_logged_and_passes(tmp_path: Path) -> None:
+    """Sockets that never finish a request head hold a slot each until handshake_timeout. With
+    every slot taken, new connections wait in the listen queue: the operator gets one line
+    saying so, and the server serves again once the heads time out."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    argv = wsbackend_serve(port, "--max-connections", "4", "--handshake-timeout", "2", SITE)
+    with running(argv, port, log), contextlib.ExitStack() as stack:
+        slots = 4 + 16  # accept_pool_size: the limit and room for the requests past it
+        for _ in range(slots + 2):
+            stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+        deadline = time.monotonic() + 10 * TIME_UNIT
+        while "connection slots taken" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert f"all {slots} connection slots taken (0 WebSockets" in log.read_text()
+        assert echo_works(port, 10 * TIME_UNIT)  # once handshake_timeout ends the idle heads
