@@ -21,6 +21,9 @@ __all__ = [
     "parse_request_head",
 ]
 
+_HOST, _CONTENT_LENGTH, _TRANSFER_ENCODING = (
+    name.lower() for name in (HOST, CONTENT_LENGTH, TRANSFER_ENCODING)
+)
 _REQUEST_LINE_RE = re.compile(
     r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) (HTTP/\d\.\d)"
 )
@@ -140,8 +143,13 @@ def check_message_framing(request: HandshakeRequest) -> None:
         NotImplementedCoding: 501 for a transfer coding before ``chunked``.
     """
     headers = request.headers
-    if request.http_version == "HTTP/1.1" and len(headers.get_all(HOST)) != 1:
-        raise BadRequest("an HTTP/1.1 request needs exactly one Host header")
+    fields = headers.by_name()
+    if request.http_version == "HTTP/1.1":
+        host = fields.get(_HOST)
+        if host is None or "," in host:  # repeated fields come joined with ", "
+            raise BadRequest("an HTTP/1.1 request needs exactly one Host header")
+    if _CONTENT_LENGTH not in fields and _TRANSFER_ENCODING not in fields:
+        return  # the usual case, and every upgrade
     lengths = headers.get_all(CONTENT_LENGTH)
     codings = headers.get_all(TRANSFER_ENCODING)
     if lengths:
