@@ -67,7 +67,7 @@ def handshake(sock: socket) -> tuple[bool, bytearray] | None:
         for line in lines
         if line.lower().startswith(b"sec-websocket-key:")
     )
-    sock.sendall(upgrade_reply(key))
+    send(sock, upgrade_reply(key))
     return lines[0].startswith(b"GET /broadcast "), bytearray(rest)
 
 

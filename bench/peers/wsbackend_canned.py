@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gevent_canned import converse, upgrade_reply
+from gevent_canned import converse, send, upgrade_reply
 
 from wsbackend.hosts import find_transport
 
@@ -26,7 +26,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     assert transport is not None, "not served by wsbackend's worker"
     sock = transport.socket
     try:
-        sock.sendall(upgrade_reply(key))
+        send(sock, upgrade_reply(key))
         converse(sock, environ["PATH_INFO"] == "/broadcast", bytearray(transport.initial_data))
     except OSError:  # the client hung up
         pass
