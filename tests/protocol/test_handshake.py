@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from wsbackend.protocol import (
+    BadRequest,
     Endpoint,
     HandshakeError,
     HandshakePolicy,
@@ -275,6 +276,12 @@ class TestStrictUpgrade:
             ({"Transfer-Encoding": "chunked", "Content-Length": "0"}, "Transfer-Encoding"),
             ({"Origin": "http://a\rb"}, "control character"),
             ({"Sec-WebSocket-Protocol": "chat\x00"}, "control character"),
+            ({"Host": "a b"}, "invalid Host"),
+            ({"Host": "user@host"}, "invalid Host"),
+            ({"Host": "host/path"}, "invalid Host"),
+            ({"Host": "[::1"}, "invalid Host"),
+            ({"Host": "host:80:80"}, "invalid Host"),
+            ({"Host": "host:123456"}, "invalid Host"),
         ],
     )
     def test_refused(self, replace: dict[str, str | None], message: str) -> None:
@@ -338,3 +345,36 @@ class TestStrictUpgrade:
         handshake = accept(rfc6455_with({"Sec-WebSocket-Extensions": value}))
         assert handshake.deflate is None
         assert "Sec-WebSocket-Extensions" not in dict(handshake.headers)
+
+
+@pytest.mark.parametrize(
+    "host", ["server.example.com", "127.0.0.1:8000", "[::1]:8000", "[::1]", "xn--bcher-kva.example"]
+)
+def test_hosts_that_name_a_server_are_accepted(host: str) -> None:
+    assert accept(rfc6455_with({"Host": host})).version is ProtocolVersion.RFC_6455
+
+
+@pytest.mark.parametrize(
+    ("target", "accepted"),
+    [
+        ("/chat", True),
+        ("/chat?room=1&x=%20", True),
+        ("http://server.example.com/chat", True),
+        ("WSS://server.example.com/chat", True),
+        ("*", False),
+        ("chat", False),
+        ("?x=1", False),
+        ("/chat#fragment", False),
+        ("ftp://server.example.com/chat", False),
+    ],
+)
+def test_targets_a_websocket_may_have(target: str, accepted: bool) -> None:
+    """RFC 6455 §3: a resource name is a path and a query, without a fragment; §4.2.1 allows
+    the absolute form too."""
+    example = parse_request_head(RFC6455_REQUEST)
+    request = HandshakeRequest(example.method, target, example.http_version, example.headers)
+    if accepted:
+        accept(request)
+    else:
+        with pytest.raises(BadRequest, match="malformed request target"):
+            accept(request)

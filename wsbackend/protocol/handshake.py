@@ -41,8 +41,14 @@ OriginCheck = Callable[["str | None", HandshakeRequest], bool]
 _HYBI_STATUS = "101 Switching Protocols"
 _HIXIE_75_STATUS = "101 Web Socket Protocol Handshake"
 _HIXIE_76_STATUS = "101 WebSocket Protocol Handshake"
-_TARGET_RE = re.compile(r"[\x21-\x7e\x80-\xff]+")
-"""RFC 9112 §3.2: a target has no whitespace or control characters (obs-text tolerated)."""
+_TARGET_RE = re.compile(r"(?:/|(?i:https?|wss?)://)[\x21\x22\x24-\x7e\x80-\xff]*")
+"""An upgrade's target: a path (origin-form) or a whole http(s) or ws(s) URI (absolute-form),
+RFC 6455 §3 and §4.2.1, RFC 9112 §3.2; no fragment (``#``), no whitespace or control
+characters (obs-text tolerated)."""
+_HOST_RE = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[-A-Za-z0-9._~!$&'()*+;=%]*)(?::[0-9]{0,5})?")
+"""RFC 9112 §3.2 (RFC 3986 §3.2.2): a host name, IPv4 or bracketed IPv6 address, and perhaps
+a port: a server must refuse any other Host with 400. (A comma, which reg-name allows, is
+refused apart: repeated Host fields come joined by one.)"""
 _KEY_SIZE = 16
 """RFC 6455 §4.1: the key is 16 random bytes, base64-encoded."""
 _TRANSFER_ENCODING, _CONTENT_LENGTH, _CONNECTION, _HOST = (
@@ -205,6 +211,8 @@ def _check_upgrade(request: HandshakeRequest) -> str:
     host = fields.get(_HOST)
     if not host or "," in host:
         raise BadRequest("missing or repeated Host header")
+    if not _HOST_RE.fullmatch(host):
+        raise BadRequest(f"invalid Host {host[:80]!r}")
     return host
 
 
