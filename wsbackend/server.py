@@ -188,7 +188,7 @@ def _serve_with_gunicorn(application: str, config: Config) -> None:
     class Embedded(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             for name, value in settings.items():
-                # Before gunicorn 26.1 there is no control socket, nor its setting.
+                # Before gunicorn 25.1 there is no control socket, nor its setting.
                 if name != "control_socket_disable" or name in self.cfg.settings:
                     self.cfg.set(name, value)
 
