@@ -109,32 +109,37 @@ def test_a_slow_hixie_frame_resumes_its_scan_where_the_last_read_stopped() -> No
     assert out[-1] == "y"
 
 
-@pytest.mark.parametrize("deflate", [False, True])
+@pytest.mark.parametrize("failure", ["deflate-bomb", "fragments", "utf-8", "corrupt-deflate"])
 def test_a_refused_message_is_freed_with_its_endpoint_without_the_collector(
-    deflate: bool,
+    failure: str,
 ) -> None:
-    """A message refused with 1009 (here a deflate bomb, or fragments past the limit) must go
-    when the connection does, not at the next collection: the kept error's traceback would
-    otherwise hold the endpoint and what it buffered in a cycle."""
+    """A message refused (1009 for a deflate bomb or fragments past the limit, 1007 for
+    invalid UTF-8 or corrupt compressed data) must go when the connection does, not at the
+    next collection: the kept error's traceback, or that of the exception it was raised from,
+    would otherwise hold the endpoint and what it buffered in a cycle."""
     limit = 1 << 20
     limits = Limits(max_message_size=limit)
-    if deflate:
-        codec = PerMessageDeflate(DeflateParameters())
-        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=limits, deflate=codec)
+    codec = PerMessageDeflate(DeflateParameters()) if "deflate" in failure else None
+    endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=limits, deflate=codec)
+    if failure == "deflate-bomb":
         squeezer = zlib.compressobj(wbits=-15)
         bomb = squeezer.compress(b"\x00" * (4 * limit)) + squeezer.flush(zlib.Z_SYNC_FLUSH)
         data = client_frame(Opcode.BINARY, bomb[:-4], rsv1=True)
-    else:
-        endpoint = Endpoint(ProtocolVersion.RFC_6455, limits=limits)
+    elif failure == "fragments":
         half = b"x" * (limit // 2 + 1)
         data = client_frame(Opcode.BINARY, half, fin=False) + client_frame(
             Opcode.CONTINUATION, half
         )
+    elif failure == "utf-8":
+        data = client_frame(Opcode.TEXT, b"a" * 1000 + b"\xff")
+    else:
+        data = client_frame(Opcode.BINARY, b"\xff" * 100, rsv1=True)
+    expected = 1007 if failure in ("utf-8", "corrupt-deflate") else 1009
     gc.collect()
     gc.disable()
     try:
         events = feed(endpoint, data)
-        assert events[-1].code == 1009  # type: ignore[union-attr]
+        assert events[-1].code == expected  # type: ignore[union-attr]
         gone = weakref.ref(endpoint)
         del endpoint
         assert gone() is None, "the refused endpoint is kept alive by a reference cycle"

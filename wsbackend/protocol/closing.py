@@ -145,11 +145,14 @@ class EndpointBase:
     def _fail_after_messages(self, error: ProtocolError) -> None:
         """Fail now, or once the messages already decoded have been collected.
 
-        The error is kept without its traceback: its frames hold this endpoint and what the
-        failed read had buffered (up to a whole message, a deflate bomb's inflated output), a
-        cycle only the garbage collector would break, long after the connection ended.
+        The error is kept without its traceback, nor the exception it was raised from (a
+        ``UnicodeDecodeError``, a ``zlib.error``) with that one's: their frames hold this
+        endpoint and what the failed read had buffered (up to a whole message, a deflate bomb's
+        inflated output), a cycle only the garbage collector would break, long after the
+        connection ended.
         """
         error = error.with_traceback(None)
+        error.__context__ = error.__cause__ = None
         if self._messages_waiting():
             self._pending = error
             self.input_pending = True
