@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+from wsgiref.handlers import SimpleHandler
+from wsgiref.util import setup_testing_defaults
+
+import pytest
 
 from wsbackend import Application, WebSocketMiddleware
 from wsbackend.wsgi import request_from_environ
@@ -90,3 +95,23 @@ def test_hosts_that_parse_the_head_themselves_get_the_limits_too() -> None:
     start_response = StartResponse()
     middleware(upgrade_environ(CONTENT_LENGTH="6"), start_response)
     assert start_response.status == "400 Bad Request"
+
+
+@pytest.mark.parametrize(("version", "status"), [("5", b"426"), ("13", b"501")])
+def test_refusals_stay_what_they_are_under_a_strict_wsgi_host(version: str, status: bytes) -> None:
+    """wsgiref holds applications to PEP 3333, which forbids them hop-by-hop headers such as
+    ``Connection``: a refusal (426) and the answer of a host that cannot hand its socket over
+    (501) must reach the client as they are, not as wsgiref's 500."""
+    environ: dict[str, Any] = {}
+    setup_testing_defaults(environ)
+    environ.update(
+        SERVER_PROTOCOL="HTTP/1.1",
+        HTTP_HOST="127.0.0.1",
+        HTTP_UPGRADE="websocket",
+        HTTP_CONNECTION="Upgrade",
+        HTTP_SEC_WEBSOCKET_KEY="dGhlIHNhbXBsZSBub25jZQ==",
+        HTTP_SEC_WEBSOCKET_VERSION=version,
+    )
+    written, errors = io.BytesIO(), io.StringIO()
+    SimpleHandler(io.BytesIO(), written, errors, environ).run(WebSocketMiddleware(None))
+    assert written.getvalue().split(b" ")[1] == status, (written.getvalue(), errors.getvalue())

@@ -17,7 +17,13 @@ from urllib.parse import quote
 from .application import Application, AppRegistry, Client, run_session
 from .config import active
 from .connection import ConnectionSettings, WebSocket
-from .hosts import find_transport, prepare_gevent_websocket_handler, read_within, wire_request
+from .hosts import (
+    HANDLER_KEY,
+    find_transport,
+    prepare_gevent_websocket_handler,
+    read_within,
+    wire_request,
+)
 from .hubs import Hub, RedisHub, hub_for
 from .legacy import LegacyServer
 from .metrics import metrics_endpoint, recorder
@@ -48,7 +54,9 @@ log = logging.getLogger("wsbackend.wsgi")
 
 StartResponse = Callable[..., Any]
 CLOSE = ("Connection", "close")
-"""Ends the HTTP connection after a refusal, instead of reading what follows as a request."""
+"""Ends the HTTP connection after a refusal, instead of reading what follows as a request.
+Only for gevent's pywsgi (our handler, gevent-websocket's): PEP 3333 forbids an application
+hop-by-hop headers, and a strict host (wsgiref, mod_wsgi) turns one into a 500."""
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Admission = Callable[[dict[str, Any]], bool]
 ACCEPTED_KEY = "wsbackend.accepted"
@@ -299,7 +307,8 @@ class WebSocketMiddleware:
             handshake_refused(exc.http_status)
             if host_upgraded:
                 return []
-            return respond(start_response, exc.status_line, str(exc), (*exc.headers, CLOSE))
+            closing = (CLOSE,) if HANDLER_KEY in environ else ()
+            return respond(start_response, exc.status_line, str(exc), (*exc.headers, *closing))
         transport = find_transport(environ)
         if transport is None:
             log.error(
@@ -307,7 +316,7 @@ class WebSocketMiddleware:
                 peer,
                 environ.get("SERVER_SOFTWARE", "unknown server"),
             )
-            return respond(start_response, "501 Not Implemented", NO_SOCKET_HANDOVER, (CLOSE,))
+            return respond(start_response, "501 Not Implemented", NO_SOCKET_HANDOVER)
         websocket = self._open(
             transport.socket, transport.initial_data, transport.handshake_sent, accepted, peer
         )
