@@ -78,7 +78,7 @@ def test_serve_with_workers_under_the_oldest_gunicorn(
     old_gunicorn_path: str, tmp_path: Path
 ) -> None:
     """``wsbackend serve --workers 2`` runs gunicorn's arbiter: one without a control socket
-    (before 26.1) has no setting to turn it off, and must not be asked to."""
+    (before 25.1) has no setting to turn it off, and must not be asked to."""
     port = free_port()
     argv = wsbackend_serve(port, "--workers", "2", "e2e_site:application")
     env = {"PYTHONPATH": old_gunicorn_path}

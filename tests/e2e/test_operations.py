@@ -212,7 +212,8 @@ def test_metrics_are_off_by_default(our_worker: int) -> None:
 
 def _wait_for(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + 10 * TIME_UNIT
-    while not condition() and time.monotonic() < deadline:
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
         time.sleep(0.05)
 
 
@@ -229,12 +230,18 @@ def test_serve_with_workers_keeps_its_metrics_through_reloads(tmp_path: Path) ->
         port, "--workers", "2", "--metrics-path", "/metrics", "e2e_site:application"
     )
     messages = 'wsbackend_messages_total{direction="received"}'
-    with running(argv, port, tmp_path / "serve.log") as master:
+    (tmp_path / "tmp").mkdir()
+    env = {"TMPDIR": str(tmp_path / "tmp")}  # where serve makes the folder
+    with running(argv, port, tmp_path / "serve.log", env=env) as master:
         _wait_for(lambda: len(_workers(master.pid)) == 2)
         before = _workers(master.pid)
         scrape(port)  # raises on any status but 200
+        (folder,) = (tmp_path / "tmp").glob("wsbackend-metrics-*")
+        assert folder.is_dir()
         master.send_signal(signal.SIGHUP)
-        _wait_for(lambda: len(_workers(master.pid) - before) == 2)
+        # The old workers have left (the folder would have gone with the first of them).
+        _wait_for(lambda: not (_workers(master.pid) & before) and len(_workers(master.pid)) == 2)
+        assert folder.is_dir()
         for _ in range(4):
             with connect(f"ws://127.0.0.1:{port}/ws") as client:
                 client.send("still here")
