@@ -378,3 +378,13 @@ def test_targets_a_websocket_may_have(target: str, accepted: bool) -> None:
     else:
         with pytest.raises(BadRequest, match="malformed request target"):
             accept(request)
+
+
+def test_hixie_location_of_an_absolute_form_target() -> None:
+    """The Location a hixie client checks is its own URL: ws://host plus the resource name,
+    which an absolute-form target gives after its authority."""
+    example = parse_request_head(HIXIE76_REQUEST)
+    for target, resource in [("http://example.com/demo?x=1", "/demo?x=1"), ("ws://h", "/")]:
+        request = HandshakeRequest(example.method, target, example.http_version, example.headers)
+        reply = dict(accept(request).headers)
+        assert reply["Sec-WebSocket-Location"].endswith("example.com" + resource), reply

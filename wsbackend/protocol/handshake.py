@@ -299,7 +299,11 @@ def _accept_hixie(
     host: str,
     secure: bool,
 ) -> AcceptedHandshake:
-    location = f"{'wss' if secure else 'ws'}://{host}{request.target}"
+    target = request.target
+    if not target.startswith("/"):  # absolute-form: the path and query are the resource
+        path = target.partition("://")[2]
+        target = "/" + path.partition("/")[2] if "/" in path else "/"
+    location = f"{'wss' if secure else 'ws'}://{host}{target}"
     offered = request.headers.get(
         h.WEBSOCKET_PROTOCOL if version is ProtocolVersion.HIXIE_75 else h.SEC_WEBSOCKET_PROTOCOL
     )
