@@ -237,7 +237,10 @@ def test_serve_with_workers_keeps_its_metrics_through_reloads(tmp_path: Path) ->
         before = _workers(master.pid)
         scrape(port)  # raises on any status but 200
         (folder,) = (tmp_path / "tmp").glob("wsbackend-metrics-*")
-        assert folder.is_dir()
+        # Each worker writes its metrics file once it loaded the application, after it set
+        # its signal handlers: a SIGTERM before then is lost (gunicorn's arbiter handler,
+        # inherited at the fork, only queues it), and the old worker would never leave.
+        _wait_for(lambda: all(list(folder.glob(f"*_{pid}.db")) for pid in before))
         master.send_signal(signal.SIGHUP)
         # The old workers have left (the folder would have gone with the first of them).
         _wait_for(lambda: not (_workers(master.pid) & before) and len(_workers(master.pid)) == 2)
